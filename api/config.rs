@@ -1,0 +1,183 @@
+//! Command line and environment: every setting is a flag and an environment variable, and `--help`
+//! documents them all.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::store::{DatabaseUrl, PoolConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "homewatch", version, about = "Your self-hosted services as tiles, watched.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document of the REST API and exit.
+    Openapi,
+    /// Ask a running server's /healthz; exit 0 when it answers 200 (for container health checks).
+    Healthcheck {
+        /// Full URL to probe; defaults to /healthz on the --listen address.
+        #[arg(long, env = "HOMEWATCH_HEALTHCHECK_URL")]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database to use: sqlite://PATH (file created on first run) or postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (needs a build with `--features postgres`).
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://data/homewatch.db",
+          hide_env_values = true)]
+    pub database_url: DatabaseUrl,
+
+    /// Address and port the HTTP server listens on.
+    #[arg(long, global = true, env = "HOMEWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Folder of the web app served at `/`.
+    #[arg(long, global = true, env = "HOMEWATCH_WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+
+    /// Log lines as human-readable text or as JSON objects.
+    #[arg(long, global = true, env = "HOMEWATCH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Which logs to show, in tracing's filter syntax (e.g. `info`, `homewatch=debug,sqlx=warn`).
+    #[arg(long, global = true, env = "HOMEWATCH_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Origins allowed to call the API from a browser (comma-separated, e.g. https://home.example.com);
+    /// empty turns CORS off.
+    #[arg(long, global = true, env = "HOMEWATCH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Longest a request may take before it is answered 408 (e.g. 30s, 500ms, 2m).
+    #[arg(long, global = true, env = "HOMEWATCH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_CONNECT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub db_connect_timeout: Duration,
+
+    /// PostgreSQL: most connections in the pool.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_CONNECTIONS", default_value_t = 25)]
+    pub db_max_connections: u32,
+
+    /// PostgreSQL: connections kept open while idle.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MIN_CONNECTIONS", default_value_t = 5)]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL: a connection is replaced after this long.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_LIFETIME", default_value = "5m", value_parser = parse_duration)]
+    pub db_max_lifetime: Duration,
+
+    /// Both stores: longest wait for a free connection before answering 503.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub db_acquire_timeout: Duration,
+
+    /// SQLite: read-only connections beside the single writer.
+    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_READERS", default_value_t = 4)]
+    pub sqlite_readers: u32,
+
+    /// SQLite: how long a statement waits for a lock held by another process.
+    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub sqlite_busy_timeout: Duration,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
+    #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            max_connections: self.db_max_connections,
+            min_connections: self.db_min_connections,
+            max_lifetime: self.db_max_lifetime,
+            acquire_timeout: self.db_acquire_timeout,
+            sqlite_readers: self.sqlite_readers,
+            sqlite_busy_timeout: self.sqlite_busy_timeout,
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "" => Err("DATABASE_URL is empty; use sqlite://PATH or postgres://USER@HOST/DATABASE".into()),
+            url => Ok(DatabaseUrl::new(url)),
+        }
+    }
+}
+
+/// Reads `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 5m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5 minutes").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn help_documents_every_setting_with_its_env_var() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for var in [
+            "DATABASE_URL",
+            "HOMEWATCH_LISTEN",
+            "HOMEWATCH_WEB_DIR",
+            "HOMEWATCH_LOG_FORMAT",
+            "HOMEWATCH_CORS_ORIGINS",
+            "HOMEWATCH_REQUEST_TIMEOUT",
+            "HOMEWATCH_DB_CONNECT_TIMEOUT",
+            "HOMEWATCH_DB_MAX_CONNECTIONS",
+            "HOMEWATCH_DB_MIN_CONNECTIONS",
+            "HOMEWATCH_DB_MAX_LIFETIME",
+            "HOMEWATCH_DB_ACQUIRE_TIMEOUT",
+            "HOMEWATCH_SQLITE_READERS",
+            "HOMEWATCH_SQLITE_BUSY_TIMEOUT",
+            "HOMEWATCH_SHUTDOWN_TIMEOUT",
+        ] {
+            assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
+}

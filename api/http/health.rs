@@ -1,0 +1,63 @@
+//! `/healthz` and `/readyz` for probes: they answer within about a second whatever the database does.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{IntoResponse, Response, handler, http::StatusCode, web::Json};
+use serde_json::json;
+
+use super::StoreData;
+use crate::store::{Store, StoreError};
+
+/// Longest a probe waits for the database; sqlx alone would wait for its whole acquire timeout.
+pub const PING_BOUND: Duration = Duration::from_millis(800);
+
+async fn bounded_ping(store: &Arc<dyn Store>) -> Result<(), String> {
+    match tokio::time::timeout(PING_BOUND, store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(StoreError::Unavailable(reason))) => Err(reason),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "health check query failed");
+            Err("the health check query failed; see the server log".into())
+        }
+        Err(_) => Err(format!("no answer within {} ms", PING_BOUND.as_millis())),
+    }
+}
+
+fn unavailable(body: serde_json::Value) -> Response {
+    let mut response = Json(body).into_response();
+    response.set_status(StatusCode::SERVICE_UNAVAILABLE);
+    response
+}
+
+/// 200 when the store answers a query, 503 with a short reason otherwise.
+#[handler]
+pub async fn healthz(store: StoreData<'_>) -> Response {
+    let kind = store.kind().as_str();
+    match bounded_ping(&store).await {
+        Ok(()) => Json(json!({ "status": "ok", "store": kind })).into_response(),
+        Err(reason) => unavailable(json!({ "status": "unavailable", "store": kind, "reason": reason })),
+    }
+}
+
+/// Like `/healthz`, and also 503 until every embedded migration has been applied.
+#[handler]
+pub async fn readyz(store: StoreData<'_>) -> Response {
+    let kind = store.kind().as_str();
+    if let Err(reason) = bounded_ping(&store).await {
+        return unavailable(json!({ "status": "unavailable", "store": kind, "reason": reason }));
+    }
+    let status = match tokio::time::timeout(PING_BOUND, store.migration_status()).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not read migration status");
+            return unavailable(json!({ "status": "unavailable", "store": kind, "reason": "cannot read migrations" }));
+        }
+        Err(_) => return unavailable(json!({ "status": "unavailable", "store": kind, "reason": "timed out" })),
+    };
+    let migrations = json!({ "applied": status.applied, "expected": status.expected });
+    if status.is_current() {
+        Json(json!({ "status": "ready", "store": kind, "migrations": migrations })).into_response()
+    } else {
+        unavailable(json!({ "status": "migrations_pending", "store": kind, "migrations": migrations }))
+    }
+}

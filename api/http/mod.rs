@@ -1,0 +1,173 @@
+//! The HTTP surface: the typed REST API under `/api/v1`, its spec and docs, the probes, the web app,
+//! and the tower-http layers around them (request ids, logs, CORS, compression, timeouts).
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use http::{HeaderName, HeaderValue, Method, header};
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, endpoint::BoxEndpoint, get, handler,
+    http::StatusCode, web::Data,
+};
+use poem_openapi::{OpenApiService, Tags};
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::{ServeDir, ServeFile},
+    timeout::TimeoutLayer,
+};
+
+use crate::store::Store;
+
+pub mod dashboard;
+pub mod groups;
+pub mod health;
+pub mod json_body;
+pub mod problem;
+pub mod services;
+pub mod tower_compat;
+
+use problem::{Problem, from_poem_error};
+use tower_compat::{TowerEndpoint, TowerLayer};
+
+/// How handlers reach the store. It is attached as exactly `Arc<dyn Store>`: poem finds data by type.
+pub type StoreData<'a> = Data<&'a Arc<dyn Store>>;
+
+pub const API_PREFIX: &str = "/api/v1";
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Groups of tiles and their order on the start page.
+    Groups,
+    /// Service tiles: what they link to, how they look, how they are filtered and ordered.
+    Services,
+    /// The start page in one call.
+    Dashboard,
+}
+
+pub type Api = (groups::GroupsApi, services::ServicesApi, dashboard::DashboardApi);
+
+/// The typed API, without a store: enough to print or serve the spec.
+pub fn api_service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (groups::GroupsApi, services::ServicesApi, dashboard::DashboardApi),
+        "Homewatch",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Your self-hosted services as tiles in groups. Errors are RFC 9457 problem details \
+         (`application/problem+json`); validation errors (422) name each field in `errors`.",
+    )
+    .server(API_PREFIX)
+}
+
+/// The OpenAPI document, as committed in `openapi.json`.
+pub fn spec_json() -> String {
+    api_service().spec()
+}
+
+/// What the HTTP layer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub web_dir: PathBuf,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+}
+
+#[handler]
+fn api_not_found() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "no such endpoint; the API is described at /api/openapi.json and /api/docs")
+        .into_response_with_status()
+}
+
+/// Logs every request (method, path, status, latency, request id), and gives bodiless error responses
+/// (from routing or the timeout layer) the problem shape every other error has.
+async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let request_id =
+        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let mut response = next.get_response(request).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        if response.headers().get(header::CONTENT_TYPE).is_none() && method != Method::HEAD {
+            let detail = match status {
+                StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".to_owned(),
+                _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+            };
+            let headers = response.headers().clone();
+            response = Problem::new(status, detail).into_response_with_status();
+            response.headers_mut().extend(headers);
+        }
+    }
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(target: "homewatch::http", %method, %path, status = status.as_u16(), latency_ms, request_id, "request");
+    Ok(response)
+}
+
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        let values = origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim_end_matches('/'))
+                    .map_err(|_| format!("HOMEWATCH_CORS_ORIGINS: `{origin}` is not a valid origin"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(values)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .expose_headers([header::LOCATION, REQUEST_ID])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+/// The whole server as one endpoint. Fails only on configuration it cannot use (e.g. a bad CORS origin).
+pub fn app(store: Arc<dyn Store>, options: &HttpOptions) -> Result<BoxEndpoint<'static>, String> {
+    let api = api_service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let index = options.web_dir.join("index.html");
+    if !index.is_file() {
+        tracing::warn!(web_dir = %options.web_dir.display(), "no index.html in the web folder: the page at / will be missing (set HOMEWATCH_WEB_DIR)");
+    }
+    // The web app routes on the client: unknown paths get index.html, real files are served as they are.
+    let web = TowerEndpoint(ServeDir::new(&options.web_dir).fallback(ServeFile::new(index)));
+
+    let routes = Route::new()
+        .nest(API_PREFIX, api.into_endpoint().catch_all_error(|err| async move { from_poem_error(err) }))
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .at("/api/*rest", api_not_found)
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .at("/", web.clone().into_endpoint())
+        .at("/*path", web)
+        .data(store);
+
+    let layered = routes
+        .with(TowerLayer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout)))
+        .with(TowerLayer(CompressionLayer::new()))
+        .boxed();
+    let layered = match cors_layer(&options.cors_origins)? {
+        Some(cors) => layered.with(TowerLayer(cors)).boxed(),
+        None => layered,
+    };
+    Ok(layered
+        .around(log_requests)
+        .with(TowerLayer(PropagateRequestIdLayer::new(REQUEST_ID)))
+        .with(TowerLayer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+        .boxed())
+}

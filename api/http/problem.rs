@@ -1,0 +1,203 @@
+//! One error shape everywhere: RFC 9457 problem details (`application/problem+json`), with per-field
+//! `errors` for validation. Internal errors are logged in full and answered with no detail.
+
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{
+    ApiResponse, Object,
+    payload::Payload,
+    registry::{MetaSchemaRef, Registry},
+    types::{ToJSON, Type},
+};
+
+use crate::{model::FieldError, store::StoreError};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An error, as RFC 9457 problem details.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` means the status says it all.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem (the status's reason phrase).
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request and what to do about it.
+    pub detail: String,
+    /// Per-field problems, for validation errors.
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn into_response_with_status(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = ProblemJson(self).into_response();
+        response.set_status(status);
+        response
+    }
+}
+
+/// A problem body, sent as `application/problem+json`.
+#[derive(Debug, Clone)]
+pub struct ProblemJson(pub Problem);
+
+impl Payload for ProblemJson {
+    const CONTENT_TYPE: &'static str = PROBLEM_CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        Problem::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl IntoResponse for ProblemJson {
+    fn into_response(self) -> Response {
+        let body = self.0.to_json().map(|value| value.to_string()).unwrap_or_default();
+        Response::builder().content_type(PROBLEM_CONTENT_TYPE).body(body)
+    }
+}
+
+/// Every way an API operation can fail. Each variant is documented in the spec.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed: not JSON, or a query parameter of the wrong form.
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
+    /// No resource has that id.
+    #[oai(status = 404)]
+    NotFound(ProblemJson),
+    /// The change clashes with existing data (e.g. a name already taken, a group that still has tiles).
+    #[oai(status = 409)]
+    Conflict(ProblemJson),
+    /// The request body is larger than 1 MiB.
+    #[oai(status = 413)]
+    PayloadTooLarge(ProblemJson),
+    /// The request is well-formed but some fields are invalid; `errors` names each one.
+    #[oai(status = 422)]
+    Unprocessable(ProblemJson),
+    /// Something failed inside the server; the detail is in the server's log.
+    #[oai(status = 500)]
+    Internal(ProblemJson),
+    /// The database cannot be reached right now; retry later.
+    #[oai(status = 503)]
+    Unavailable(ProblemJson),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(ProblemJson(Problem::new(StatusCode::BAD_REQUEST, detail)))
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("invalid field(s): {}; see `errors` for each", fields.join(", "));
+        Self::Unprocessable(ProblemJson(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_errors(errors)))
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::PayloadTooLarge(ProblemJson(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, detail)))
+    }
+
+    pub fn internal() -> Self {
+        Self::Internal(ProblemJson(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server failed to handle this request; the details are in its log",
+        )))
+    }
+
+    pub fn problem(&self) -> &Problem {
+        match self {
+            Self::BadRequest(p)
+            | Self::NotFound(p)
+            | Self::Conflict(p)
+            | Self::PayloadTooLarge(p)
+            | Self::Unprocessable(p)
+            | Self::Internal(p)
+            | Self::Unavailable(p) => &p.0,
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::invalid(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { .. } => {
+                Self::NotFound(ProblemJson(Problem::new(StatusCode::NOT_FOUND, err.to_string())))
+            }
+            StoreError::Conflict { field, message } => {
+                let problem = Problem::new(StatusCode::CONFLICT, message.clone());
+                let errors = field.map(|field| vec![FieldError::new(field, message)]).unwrap_or_default();
+                Self::Conflict(ProblemJson(problem.with_errors(errors)))
+            }
+            StoreError::Invalid { field, message } => Self::invalid(vec![FieldError::new(field, message)]),
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                Self::Unavailable(ProblemJson(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable right now; nothing was changed, try again shortly",
+                )))
+            }
+            StoreError::Other(detail) => {
+                tracing::error!(%detail, "store error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// Turns errors raised outside the handlers (routing, parameter parsing, body limits) into problems.
+pub fn from_poem_error(err: poem::Error) -> Response {
+    use poem_openapi::error::{ContentTypeError, ParseParamError, ParseRequestPayloadError};
+
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let problem = if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        let field = FieldError::new(param.name, param.reason.clone());
+        ApiError::invalid(vec![field]).problem().clone()
+    } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        Problem::new(StatusCode::BAD_REQUEST, format!("the request body is not valid: {}", payload.reason))
+    } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("{content_type}; send JSON with `Content-Type: application/json`"),
+        )
+    } else if status == StatusCode::NOT_FOUND {
+        Problem::new(status, "no such endpoint; the API is described at /api/openapi.json and /api/docs")
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        Problem::new(status, "this endpoint does not accept that method; see /api/docs")
+    } else if status.is_server_error() {
+        tracing::error!(error = %err, "request failed");
+        Problem::new(status, "the server failed to handle this request; the details are in its log")
+    } else {
+        Problem::new(status, err.to_string())
+    };
+    problem.into_response_with_status()
+}

@@ -1,0 +1,117 @@
+//! `/api/v1/services`: the tiles, their filters and pages, and their order within a group.
+
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use super::{ApiTags, StoreData, json_body::JsonBody, problem::ApiError};
+use crate::model::{
+    FieldError, NewOrder, NewService, Service, ServiceFilter, ServicePage, ServicePatch, cursor,
+};
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+pub struct ServicesApi;
+
+#[derive(ApiResponse)]
+enum ServiceCreated {
+    /// The tile was created; it is last in its group.
+    #[oai(status = 201)]
+    Created(Json<Service>, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+enum ServiceDeleted {
+    /// The tile is gone.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+/// Turns empty query values (`?tag=`) into "no filter".
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+#[OpenApi(tag = "ApiTags::Services")]
+impl ServicesApi {
+    /// List tiles, oldest first, a page at a time; every filter is optional and they combine.
+    #[oai(path = "/services", method = "get", operation_id = "listServices")]
+    async fn list(
+        &self,
+        store: StoreData<'_>,
+        /// Only tiles of this group.
+        group_id: Query<Option<i64>>,
+        /// Only tiles with this tag (case-insensitive).
+        tag: Query<Option<String>>,
+        /// Text to find in name, description or URL (case-insensitive).
+        q: Query<Option<String>>,
+        /// Tiles per page, 1 to 500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<ServicePage>, ApiError> {
+        let after_id = match non_empty(cursor.0) {
+            Some(text) => Some(cursor::decode(&text).ok_or_else(|| {
+                ApiError::invalid(vec![FieldError::new(
+                    "cursor",
+                    "is not a cursor this server gave out; pass `next_cursor` from the previous page unchanged",
+                )])
+            })?),
+            None => None,
+        };
+        let filter = ServiceFilter {
+            group_id: group_id.0,
+            tag: non_empty(tag.0).map(|tag| tag.to_lowercase()),
+            text: non_empty(q.0),
+            after_id,
+            limit: limit.0.unwrap_or(DEFAULT_PAGE_SIZE),
+        };
+        Ok(Json(store.list_services(&filter).await?))
+    }
+
+    /// Create a tile at the end of its group.
+    #[oai(path = "/services", method = "post", operation_id = "createService")]
+    async fn create(&self, store: StoreData<'_>, body: JsonBody<NewService>) -> Result<ServiceCreated, ApiError> {
+        let service = store.create_service(&body.0).await?;
+        let location = format!("/api/v1/services/{}", service.id);
+        Ok(ServiceCreated::Created(Json(service), location))
+    }
+
+    /// Get one tile.
+    #[oai(path = "/services/:id", method = "get", operation_id = "getService")]
+    async fn get(&self, store: StoreData<'_>, id: Path<i64>) -> Result<Json<Service>, ApiError> {
+        Ok(Json(store.get_service(id.0).await?))
+    }
+
+    /// Change a tile; a new `group_id` moves it to the end of that group.
+    #[oai(path = "/services/:id", method = "patch", operation_id = "updateService")]
+    async fn update(
+        &self,
+        store: StoreData<'_>,
+        id: Path<i64>,
+        body: JsonBody<ServicePatch>,
+    ) -> Result<Json<Service>, ApiError> {
+        Ok(Json(store.update_service(id.0, &body.0).await?))
+    }
+
+    /// Delete a tile.
+    #[oai(path = "/services/:id", method = "delete", operation_id = "deleteService")]
+    async fn delete(&self, store: StoreData<'_>, id: Path<i64>) -> Result<ServiceDeleted, ApiError> {
+        store.delete_service(id.0).await?;
+        Ok(ServiceDeleted::Deleted)
+    }
+
+    /// Set the order of a group's tiles: `ids` lists every tile of the group once, first one first.
+    #[oai(path = "/groups/:id/services/order", method = "put", operation_id = "reorderServices")]
+    async fn reorder(
+        &self,
+        store: StoreData<'_>,
+        id: Path<i64>,
+        body: JsonBody<NewOrder>,
+    ) -> Result<Json<Vec<Service>>, ApiError> {
+        Ok(Json(store.reorder_services(id.0, &body.0.ids).await?))
+    }
+}

@@ -1,0 +1,8 @@
+//! Homewatch: a self-hosted dashboard that shows services as tiles in groups and watches them.
+//! The binary (`main.rs`) is a thin shell over this library, which the integration tests drive too.
+
+pub mod config;
+pub mod http;
+pub mod model;
+pub mod server;
+pub mod store;

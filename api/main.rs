@@ -1,0 +1,55 @@
+//! The `homewatch` command: `serve` (default), `migrate`, `openapi`, `healthcheck`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use homewatch::{
+    config::{Cli, Command, LogFormat},
+    server,
+};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|err| {
+        eprintln!("HOMEWATCH_LOG `{filter}` is not a valid filter ({err}); using `info`");
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        println!("{}", homewatch::http::spec_json());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.config.log_format, &cli.config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = cli.config;
+    let result = runtime.block_on(async {
+        match command {
+            Command::Serve | Command::Openapi => server::serve(&config).await,
+            Command::Migrate => server::migrate(&config).await,
+            Command::Healthcheck { url } => server::healthcheck(&config, url).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

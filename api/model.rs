@@ -1,0 +1,453 @@
+//! The dashboard's data as the API and both stores share it: groups, service tiles, the dashboard,
+//! and the request shapes with the validation rules the server applies to them.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Object, types::MaybeUndefined};
+use serde::Deserialize;
+
+pub const NAME_MAX_CHARS: usize = 100;
+pub const DESCRIPTION_MAX_CHARS: usize = 500;
+pub const URL_MAX_CHARS: usize = 2048;
+pub const ICON_NAME_MAX_CHARS: usize = 64;
+pub const TAG_MAX_CHARS: usize = 32;
+pub const TAGS_MAX: usize = 16;
+
+/// A group of tiles on the start page.
+#[derive(Debug, Clone, PartialEq, Eq, Object, sqlx::FromRow)]
+pub struct Group {
+    /// Identifier assigned by the server.
+    pub id: i64,
+    /// Display name, 1 to 100 characters, unique among groups (case-insensitive).
+    pub name: String,
+    /// Place on the start page, 0 first.
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A service shown as a tile.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Service {
+    /// Identifier assigned by the server.
+    pub id: i64,
+    /// The group the tile belongs to.
+    pub group_id: i64,
+    /// Display name, 1 to 100 characters, unique within its group (case-insensitive).
+    pub name: String,
+    /// Absolute http(s) URL the tile opens.
+    pub url: String,
+    /// Free text shown under the name, up to 500 characters.
+    pub description: String,
+    /// An emoji, an http(s) image URL, or a short icon name such as `jellyfin`.
+    pub icon: Option<String>,
+    /// Lower-case labels used to filter tiles, in the order given.
+    pub tags: Vec<String>,
+    /// Place within its group, 0 first.
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One group of the start page with its tiles in order.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct DashboardGroup {
+    pub id: i64,
+    pub name: String,
+    pub position: i64,
+    pub services: Vec<Service>,
+}
+
+/// Everything the start page needs, in one response.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Dashboard {
+    /// All groups in order, each with its tiles in order.
+    pub groups: Vec<DashboardGroup>,
+}
+
+/// A page of services.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ServicePage {
+    pub items: Vec<Service>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Which services to list; every filter is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFilter {
+    pub group_id: Option<i64>,
+    pub tag: Option<String>,
+    /// Text searched in name, description and url (case-insensitive).
+    pub text: Option<String>,
+    /// Only services with an id above this one (keyset pagination).
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A new group.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    /// 1 to 100 characters, unique among groups (case-insensitive).
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+}
+
+/// Changes to a group; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPatch {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+}
+
+/// A new tile.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewService {
+    /// The group to put the tile in; it goes last in that group.
+    pub group_id: i64,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+    /// Absolute http(s) URL.
+    #[oai(validator(max_length = 2048))]
+    pub url: String,
+    #[oai(validator(max_length = 500))]
+    #[serde(default)]
+    pub description: Option<String>,
+    /// An emoji, an http(s) image URL, or a short icon name such as `jellyfin`.
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// Up to 16 labels of 1 to 32 characters; stored lower-case, duplicates dropped.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// Changes to a tile; absent fields stay as they are, `icon: null` removes the icon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatch {
+    /// Moves the tile to the end of another group.
+    pub group_id: Option<i64>,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 2048))]
+    pub url: Option<String>,
+    #[oai(validator(max_length = 500))]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub icon: MaybeUndefined<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A new order: every id of the collection, each once, first one first.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub ids: Vec<i64>,
+}
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
+pub struct FieldError {
+    /// The field, as a JSON path such as `name` or `tags[2]`.
+    pub field: String,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Checks a request and brings it to its stored form (trimmed text, lower-case tags).
+pub trait Validate: Sized {
+    fn validate(self) -> Result<Self, Vec<FieldError>>;
+}
+
+fn check_name(field: &str, name: String, errors: &mut Vec<FieldError>) -> String {
+    let name = name.trim().to_owned();
+    let chars = name.chars().count();
+    if chars == 0 || chars > NAME_MAX_CHARS {
+        errors.push(FieldError::new(field, format!("must be 1 to {NAME_MAX_CHARS} characters (got {chars})")));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "must not contain control characters"));
+    }
+    name
+}
+
+/// Accepts an absolute http or https URL with a host; says what is wrong otherwise.
+pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> String {
+    let text = raw.trim().to_owned();
+    if text.chars().count() > URL_MAX_CHARS {
+        errors.push(FieldError::new(field, format!("must be at most {URL_MAX_CHARS} characters")));
+        return text;
+    }
+    let hint = "must be an absolute http:// or https:// URL, such as https://jellyfin.home.lan:8096";
+    match url::Url::parse(&text) {
+        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => errors.push(FieldError::new(
+            field,
+            format!("scheme `{}` is not supported: {hint}", parsed.scheme()),
+        )),
+        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
+            errors.push(FieldError::new(field, format!("has no host: {hint}")))
+        }
+        Ok(_) => {}
+        Err(err) => errors.push(FieldError::new(field, format!("is not a valid URL ({err}): {hint}"))),
+    }
+    text
+}
+
+fn check_description(field: &str, text: String, errors: &mut Vec<FieldError>) -> String {
+    let text = text.trim().to_owned();
+    let chars = text.chars().count();
+    if chars > DESCRIPTION_MAX_CHARS {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {DESCRIPTION_MAX_CHARS} characters (got {chars})"),
+        ));
+    }
+    text
+}
+
+fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option<String> {
+    let icon = icon.trim().to_owned();
+    if icon.is_empty() {
+        return None;
+    }
+    let lower = icon.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Some(check_url(field, icon, errors));
+    }
+    if icon.chars().count() > ICON_NAME_MAX_CHARS || icon.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        errors.push(FieldError::new(
+            field,
+            format!(
+                "must be an emoji, an http(s) image URL, or an icon name of at most {ICON_NAME_MAX_CHARS} \
+                 characters without spaces, such as `jellyfin`"
+            ),
+        ));
+    }
+    Some(icon)
+}
+
+fn check_tags(field: &str, tags: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<String> {
+    if tags.len() > TAGS_MAX {
+        errors.push(FieldError::new(field, format!("at most {TAGS_MAX} tags (got {})", tags.len())));
+    }
+    let mut kept: Vec<String> = Vec::with_capacity(tags.len());
+    for (index, tag) in tags.into_iter().enumerate() {
+        let tag = tag.trim().to_lowercase();
+        let chars = tag.chars().count();
+        if chars == 0 || chars > TAG_MAX_CHARS || tag.chars().any(|c| c.is_control() || c == ',') {
+            errors.push(FieldError::new(
+                format!("{field}[{index}]"),
+                format!("a tag is 1 to {TAG_MAX_CHARS} characters, without commas"),
+            ));
+        } else if !kept.contains(&tag) {
+            kept.push(tag);
+        }
+    }
+    kept
+}
+
+fn finish<T>(value: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
+    if errors.is_empty() { Ok(value) } else { Err(errors) }
+}
+
+impl Validate for NewGroup {
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = check_name("name", self.name, &mut errors);
+        finish(Self { name }, errors)
+    }
+}
+
+impl Validate for GroupPatch {
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = self.name.map(|name| check_name("name", name, &mut errors));
+        finish(Self { name }, errors)
+    }
+}
+
+impl Validate for NewService {
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let validated = Self {
+            group_id: self.group_id,
+            name: check_name("name", self.name, &mut errors),
+            url: check_url("url", self.url, &mut errors),
+            description: self.description.map(|text| check_description("description", text, &mut errors)),
+            icon: self.icon.and_then(|icon| check_icon("icon", icon, &mut errors)),
+            tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
+        };
+        finish(validated, errors)
+    }
+}
+
+impl Validate for ServicePatch {
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let icon = match self.icon {
+            MaybeUndefined::Value(icon) => match check_icon("icon", icon, &mut errors) {
+                Some(icon) => MaybeUndefined::Value(icon),
+                None => MaybeUndefined::Null,
+            },
+            other => other,
+        };
+        let validated = Self {
+            group_id: self.group_id,
+            name: self.name.map(|name| check_name("name", name, &mut errors)),
+            url: self.url.map(|url| check_url("url", url, &mut errors)),
+            description: self.description.map(|text| check_description("description", text, &mut errors)),
+            icon,
+            tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
+        };
+        finish(validated, errors)
+    }
+}
+
+impl Validate for NewOrder {
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut seen = std::collections::HashSet::with_capacity(self.ids.len());
+        let duplicates: Vec<String> =
+            self.ids.iter().filter(|id| !seen.insert(**id)).map(i64::to_string).collect();
+        let errors = if duplicates.is_empty() {
+            Vec::new()
+        } else {
+            vec![FieldError::new("ids", format!("each id may appear once; repeated: {}", duplicates.join(", ")))]
+        };
+        finish(self, errors)
+    }
+}
+
+impl ServicePatch {
+    /// The tile as it will be after this patch: fields the patch leaves out keep their current value.
+    pub fn merged_with(&self, current: &Service) -> MergedService {
+        MergedService {
+            group_id: self.group_id.unwrap_or(current.group_id),
+            name: self.name.clone().unwrap_or_else(|| current.name.clone()),
+            url: self.url.clone().unwrap_or_else(|| current.url.clone()),
+            description: self.description.clone().unwrap_or_else(|| current.description.clone()),
+            icon: match &self.icon {
+                MaybeUndefined::Undefined => current.icon.clone(),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(icon) => Some(icon.clone()),
+            },
+        }
+    }
+}
+
+/// The scalar columns of a tile after a patch, ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedService {
+    pub group_id: i64,
+    pub name: String,
+    pub url: String,
+    pub description: String,
+    pub icon: Option<String>,
+}
+
+/// Opaque page cursors: clients pass back what they were given and must not build their own.
+pub mod cursor {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+    pub fn encode(last_id: i64) -> String {
+        URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
+    }
+
+    pub fn decode(cursor: &str) -> Option<i64> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
+        std::str::from_utf8(&bytes).ok()?.strip_prefix("v1:")?.parse().ok()
+    }
+}
+
+/// Compares a requested order with the ids that exist; the store calls this inside its transaction.
+pub fn check_order_covers(requested: &[i64], existing: &[i64]) -> Result<(), String> {
+    let missing: Vec<String> =
+        existing.iter().filter(|id| !requested.contains(id)).map(i64::to_string).collect();
+    let unknown: Vec<String> =
+        requested.iter().filter(|id| !existing.contains(id)).map(i64::to_string).collect();
+    if missing.is_empty() && unknown.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing ids {}", missing.join(", ")));
+    }
+    if !unknown.is_empty() {
+        parts.push(format!("unknown ids {}", unknown.join(", ")));
+    }
+    Err(format!("must list every id of the collection exactly once: {}", parts.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url_errors(url: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_url("url", url.to_owned(), &mut errors);
+        errors
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(url_errors("https://jellyfin.lan:8096/web").is_empty());
+        assert!(url_errors(" http://192.168.1.1 ").is_empty());
+        assert!(url_errors("htp://nas.lan").iter().any(|e| e.message.contains("scheme `htp`")));
+        assert!(url_errors("nas.lan").iter().any(|e| e.message.contains("not a valid URL")));
+        assert!(url_errors("http//nas.lan").iter().any(|e| e.message.contains("not a valid URL")));
+        assert_eq!(url_errors("ftp://x").len(), 1);
+    }
+
+    #[test]
+    fn service_validation_names_every_bad_field() {
+        let request = NewService {
+            group_id: 1,
+            name: "  ".into(),
+            url: "jellyfin".into(),
+            description: Some("x".repeat(501)),
+            icon: Some("not an icon".into()),
+            tags: Some(vec!["Media".into(), "media".into(), String::new()]),
+        };
+        let fields: Vec<String> = request.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "url", "description", "icon", "tags[2]"]);
+    }
+
+    #[test]
+    fn valid_service_is_normalised() {
+        let request = NewService {
+            group_id: 1,
+            name: " Jellyfin ".into(),
+            url: "https://jf.lan".into(),
+            description: None,
+            icon: Some("🎬".into()),
+            tags: Some(vec!["Media".into(), "media".into(), "Video ".into()]),
+        };
+        let valid = request.validate().unwrap();
+        assert_eq!(valid.name, "Jellyfin");
+        assert_eq!(valid.tags.unwrap(), ["media", "video"]);
+        assert_eq!(valid.icon.as_deref(), Some("🎬"));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(cursor::decode(&cursor::encode(42)), Some(42));
+        assert_eq!(cursor::decode("42"), None);
+        assert_eq!(cursor::decode("not base64!"), None);
+    }
+
+    #[test]
+    fn order_must_cover_the_collection() {
+        assert!(check_order_covers(&[2, 1, 3], &[1, 2, 3]).is_ok());
+        let err = check_order_covers(&[2, 9], &[1, 2]).unwrap_err();
+        assert!(err.contains("missing ids 1") && err.contains("unknown ids 9"), "{err}");
+        let duplicate = NewOrder { ids: vec![1, 1] }.validate().unwrap_err();
+        assert_eq!(duplicate[0].field, "ids");
+    }
+}

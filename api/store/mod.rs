@@ -1,0 +1,372 @@
+//! Persistence: the `Store` trait the rest of the program talks to, and its two implementations,
+//! SQLite (always built) and PostgreSQL (cargo feature `postgres`), chosen at run time by URL.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+
+use std::collections::HashMap;
+
+use crate::model::{
+    Dashboard, DashboardGroup, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage,
+    ServicePatch, cursor,
+};
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod sqlite;
+
+/// What a store operation can fail with; both stores produce these the same way.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The entity does not exist (404).
+    #[error("{entity} {id} does not exist")]
+    NotFound { entity: &'static str, id: i64 },
+    /// A uniqueness rule or the current state forbids the change (409).
+    #[error("{message}")]
+    Conflict { field: Option<&'static str>, message: String },
+    /// The request refers to something that does not fit, e.g. an unknown group (422).
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    /// The database cannot be reached or is not usable right now (503).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; logged, never shown to clients (500).
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: i64) -> Self {
+        Self::NotFound { entity, id }
+    }
+}
+
+/// Classifies driver errors that mean "cannot reach or use the database" as opposed to a bug.
+pub(crate) fn classify(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable("timed out waiting for a connection".into()),
+        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
+        sqlx::Error::Io(io) => StoreError::Unavailable(io.to_string()),
+        sqlx::Error::Tls(tls) => StoreError::Unavailable(format!("TLS: {tls}")),
+        sqlx::Error::WorkerCrashed => StoreError::Unavailable("the database worker stopped".into()),
+        sqlx::Error::RowNotFound => StoreError::Other("row not found".into()),
+        sqlx::Error::Database(db) => StoreError::Other(db.message().to_owned()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which of the two stores is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many of the embedded migrations the database has applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: usize,
+    pub expected: usize,
+}
+
+impl MigrationStatus {
+    pub fn is_current(&self) -> bool {
+        self.applied >= self.expected
+    }
+}
+
+/// Everything the program asks of a database. Handlers hold `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn kind(&self) -> StoreKind;
+    /// A short, password-free description of where the data lives, for logs.
+    fn describe(&self) -> String;
+    /// Proves the database answers a query; callers bound the time it may take.
+    async fn ping(&self) -> StoreResult<()>;
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn migration_status(&self) -> StoreResult<MigrationStatus>;
+    async fn close(&self);
+
+    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    async fn get_group(&self, id: i64) -> StoreResult<Group>;
+    async fn create_group(&self, group: &NewGroup) -> StoreResult<Group>;
+    async fn update_group(&self, id: i64, patch: &GroupPatch) -> StoreResult<Group>;
+    /// Refuses (Conflict) while the group has tiles, unless `cascade` deletes them too.
+    async fn delete_group(&self, id: i64, cascade: bool) -> StoreResult<()>;
+    /// `ids` must name every group once; returns the groups in their new order.
+    async fn reorder_groups(&self, ids: &[i64]) -> StoreResult<Vec<Group>>;
+
+    async fn list_services(&self, filter: &ServiceFilter) -> StoreResult<ServicePage>;
+    async fn get_service(&self, id: i64) -> StoreResult<Service>;
+    async fn create_service(&self, service: &NewService) -> StoreResult<Service>;
+    async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service>;
+    async fn delete_service(&self, id: i64) -> StoreResult<()>;
+    /// `ids` must name every tile of the group once; returns its tiles in their new order.
+    async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>>;
+
+    /// All groups in order with their tiles in order, read in one consistent snapshot.
+    async fn dashboard(&self) -> StoreResult<Dashboard>;
+}
+
+/// Pool sizes and timeouts; every figure can be changed through the environment (see `config`).
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// PostgreSQL: most connections open at once.
+    pub max_connections: u32,
+    /// PostgreSQL: connections kept open while idle.
+    pub min_connections: u32,
+    /// PostgreSQL: connections are closed and replaced after this long.
+    pub max_lifetime: Duration,
+    /// Both: how long a query waits for a free connection before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    /// SQLite: read-only connections beside the single writer.
+    pub sqlite_readers: u32,
+    /// SQLite: how long a statement waits on a lock held by another process.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 25,
+            min_connections: 5,
+            max_lifetime: Duration::from_secs(300),
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_readers: 4,
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A database URL that never shows its password, in logs, errors or `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, to hand to the driver and nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn scheme(&self) -> &str {
+        self.0.split_once(':').map_or("", |(scheme, _)| scheme)
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            Err(_) => match self.0.split_once("://") {
+                Some((scheme, _)) => format!("{scheme}://(unparseable URL hidden)"),
+                None => "(unparseable URL hidden)".into(),
+            },
+        }
+    }
+
+    /// Removes the password from a message in case a driver quoted the URL back.
+    pub fn scrub(&self, message: &str) -> String {
+        match url::Url::parse(&self.0).ok().and_then(|u| u.password().map(str::to_owned)) {
+            Some(password) if !password.is_empty() => message.replace(&password, "***"),
+            _ => message.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL names a database this build cannot talk to, or is malformed; retrying will not help.
+    #[error("{0}")]
+    Config(String),
+    /// The database did not answer or refused us; it may come up later.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Connected, but the schema could not be brought up to date.
+    #[error("{0}")]
+    Migration(String),
+}
+
+impl ConnectError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unreachable(_))
+    }
+}
+
+/// Opens the store the URL names: `sqlite:` (always) or `postgres:`/`postgresql:` (feature `postgres`).
+pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+    match url.scheme() {
+        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::connect(url, pool).await?)),
+        "postgres" | "postgresql" => connect_postgres(url, pool).await,
+        "" => Err(ConnectError::Config(format!(
+            "DATABASE_URL `{url}` has no scheme: use sqlite://PATH (for example sqlite://data/homewatch.db) \
+             or postgres://USER:PASSWORD@HOST:5432/DATABASE"
+        ))),
+        other => Err(ConnectError::Config(format!(
+            "DATABASE_URL scheme `{other}:` is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+        ))),
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &DatabaseUrl, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+    Ok(Arc::new(postgres::PostgresStore::connect(url, pool).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn connect_postgres(_url: &DatabaseUrl, _pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+    Err(ConnectError::Config(
+        "DATABASE_URL is a PostgreSQL URL, but this homewatch was built without PostgreSQL support. \
+         Rebuild with `cargo build --release --features postgres` (the Docker image already has it), \
+         or use an SQLite URL such as sqlite://data/homewatch.db"
+            .into(),
+    ))
+}
+
+/// Opens the store, retrying with backoff while the database is unreachable, for at most `patience`.
+pub async fn connect_with_retry(
+    url: &DatabaseUrl,
+    pool: &PoolConfig,
+    patience: Duration,
+) -> Result<Arc<dyn Store>, ConnectError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        match connect(url, pool).await {
+            Ok(store) => return Ok(store),
+            Err(err) if err.is_retryable() && tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, "{err}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Time as the stores keep it: UTC, whole milliseconds, so both dialects round-trip it exactly.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern with `ESCAPE '\'`.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Tags come back from both dialects as a JSON array in text.
+pub(crate) fn decode_tags(json: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(json).map_err(|err| StoreError::Other(format!("tags column is not a JSON array: {err}")))
+}
+
+pub(crate) fn group_name_clash(name: &str) -> StoreError {
+    StoreError::Conflict { field: Some("name"), message: format!("a group named `{name}` already exists") }
+}
+
+pub(crate) fn group_not_empty(id: i64, tiles: i64) -> StoreError {
+    StoreError::Conflict {
+        field: None,
+        message: format!(
+            "group {id} still has {tiles} service(s): delete or move them first, \
+             or pass cascade=true to delete them with the group"
+        ),
+    }
+}
+
+/// Cuts a result fetched with one extra row into a page and the cursor of the next one.
+pub(crate) fn page(mut items: Vec<Service>, limit: u32) -> StoreResult<ServicePage> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(cursor::encode(last.id)),
+        _ => None,
+    };
+    Ok(ServicePage { items, next_cursor })
+}
+
+/// Puts tiles (sorted by group, then position) under their groups (sorted by position).
+pub(crate) fn assemble_dashboard(groups: Vec<Group>, services: Vec<Service>) -> Dashboard {
+    let mut by_group: HashMap<i64, Vec<Service>> = HashMap::with_capacity(groups.len());
+    for service in services {
+        by_group.entry(service.group_id).or_default().push(service);
+    }
+    Dashboard {
+        groups: groups
+            .into_iter()
+            .map(|group| DashboardGroup {
+                services: by_group.remove(&group.id).unwrap_or_default(),
+                id: group.id,
+                name: group.name,
+                position: group.position,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_never_shows_its_password() {
+        let url = DatabaseUrl::new("postgres://app:s3cret-pw@db.lan:5432/homewatch");
+        assert_eq!(url.redacted(), "postgres://app:***@db.lan:5432/homewatch");
+        assert!(!format!("{url:?} {url}").contains("s3cret-pw"));
+        assert_eq!(url.scrub("failed for postgres://app:s3cret-pw@db"), "failed for postgres://app:***@db");
+        assert_eq!(DatabaseUrl::new("sqlite://data/x.db").redacted(), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

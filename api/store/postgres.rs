@@ -1,0 +1,481 @@
+//! The PostgreSQL store (cargo feature `postgres`): a pooled server connection, for owners who already
+//! run PostgreSQL or want more than one replica.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    PgPool, Postgres, Transaction,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use super::{
+    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, Store, StoreError, StoreKind, StoreResult,
+    assemble_dashboard, classify, decode_tags, group_name_clash, group_not_empty, like_pattern, now, page,
+};
+use crate::model::{
+    Dashboard, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch,
+    check_order_covers,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Serializes changes to the order of groups across every connection and replica.
+const GROUP_ORDER_LOCK: i64 = 0x686f_6d65_7761_7463;
+
+macro_rules! service_columns {
+    () => {
+        "s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, s.updated_at, \
+         COALESCE((SELECT json_agg(t.tag ORDER BY t.ordinal) FROM service_tags t WHERE t.service_id = s.id)::text, \
+                  '[]') AS tags"
+    };
+}
+
+const GROUPS_ORDERED: &str = "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
+
+#[derive(sqlx::FromRow)]
+struct ServiceRow {
+    id: i64,
+    group_id: i64,
+    name: String,
+    url: String,
+    description: String,
+    icon: Option<String>,
+    position: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tags: String,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> StoreResult<Self> {
+        Ok(Service {
+            id: row.id,
+            group_id: row.group_id,
+            name: row.name,
+            url: row.url,
+            description: row.description,
+            icon: row.icon,
+            tags: decode_tags(&row.tags)?,
+            position: row.position,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
+    rows.into_iter().map(Service::try_from).collect()
+}
+
+/// Server-side states that mean "not usable now" rather than a bug: connection exceptions (08),
+/// insufficient resources (53), operator intervention such as shutdown (57), system errors (58).
+fn pg_error(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        let class = db.code().map(|code| code.chars().take(2).collect::<String>());
+        if matches!(class.as_deref(), Some("08" | "53" | "57" | "58")) {
+            return StoreError::Unavailable(format!("PostgreSQL: {}", db.message()));
+        }
+    }
+    classify(err)
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+    target: String,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<Self, ConnectError> {
+        let options = PgConnectOptions::from_str(url.expose()).map_err(|err| {
+            ConnectError::Config(format!(
+                "DATABASE_URL `{url}` is not a valid PostgreSQL URL ({}); expected \
+                 postgres://USER:PASSWORD@HOST:5432/DATABASE",
+                url.scrub(&err.to_string())
+            ))
+        })?;
+        let target = format!(
+            "PostgreSQL at {}:{}, database `{}`, user `{}`",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or(options.get_username()),
+            options.get_username()
+        );
+        let connected = PgPoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .min_connections(pool.min_connections.min(pool.max_connections))
+            .max_lifetime(pool.max_lifetime)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options)
+            .await;
+        match connected {
+            Ok(pool) => Ok(Self { pool, target }),
+            Err(err) => {
+                // Wrong credentials or a missing database will not fix themselves by waiting.
+                let permanent = matches!(&err, sqlx::Error::Database(db)
+                    if db.code().is_some_and(|code| code.starts_with("28") || code == "3D000"));
+                let reason = url.scrub(&err.to_string());
+                let message = format!(
+                    "cannot connect to {target}: {reason}. Check that the server is running and reachable, \
+                     and that DATABASE_URL names the right host, port, database, user and password"
+                );
+                Err(if permanent { ConnectError::Config(message) } else { ConnectError::Unreachable(message) })
+            }
+        }
+    }
+
+    async fn lock_group(tx: &mut Transaction<'static, Postgres>, id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(pg_error)?;
+        Ok(found.is_some())
+    }
+
+    async fn service_in(tx: &mut Transaction<'static, Postgres>, id: i64) -> StoreResult<Service> {
+        let row: Option<ServiceRow> =
+            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = $1"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(pg_error)?;
+        row.ok_or(StoreError::not_found("service", id))?.try_into()
+    }
+
+    async fn replace_tags(tx: &mut Transaction<'static, Postgres>, id: i64, tags: &[String]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM service_tags WHERE service_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(pg_error)?;
+        sqlx::query(
+            "INSERT INTO service_tags (service_id, ordinal, tag) \
+             SELECT $1, o.ordinal - 1, o.tag FROM unnest($2::text[]) WITH ORDINALITY AS o(tag, ordinal)",
+        )
+        .bind(id)
+        .bind(tags)
+        .execute(&mut **tx)
+        .await
+        .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(pg_error)
+    }
+
+    fn name_clash(group_id: i64, name: &str) -> StoreError {
+        StoreError::Conflict {
+            field: Some("name"),
+            message: format!("group {group_id} already has a service named `{name}`"),
+        }
+    }
+
+    fn no_group(group_id: i64) -> StoreError {
+        StoreError::Invalid { field: "group_id", message: format!("no group has id {group_id}") }
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool).await.map(drop).map_err(pg_error)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+    }
+
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0 \
+             ELSE (SELECT count(*) FROM _sqlx_migrations WHERE success) END",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(MigrationStatus { applied: applied as usize, expected: MIGRATOR.iter().count() })
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<Group>> {
+        sqlx::query_as(GROUPS_ORDERED).fetch_all(&self.pool).await.map_err(pg_error)
+    }
+
+    async fn get_group(&self, id: i64) -> StoreResult<Group> {
+        let group: Option<Group> =
+            sqlx::query_as("SELECT id, name, position, created_at, updated_at FROM groups WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(pg_error)?;
+        group.ok_or(StoreError::not_found("group", id))
+    }
+
+    async fn create_group(&self, group: &NewGroup) -> StoreResult<Group> {
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(GROUP_ORDER_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        let created: Group = sqlx::query_as(
+            "INSERT INTO groups (name, position, created_at, updated_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(position) + 1, 0) FROM groups), $2, $2) \
+             RETURNING id, name, position, created_at, updated_at",
+        )
+        .bind(&group.name)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => group_name_clash(&group.name),
+            false => pg_error(err),
+        })?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(created)
+    }
+
+    async fn update_group(&self, id: i64, patch: &GroupPatch) -> StoreResult<Group> {
+        let group: Option<Group> = sqlx::query_as(
+            "UPDATE groups SET name = COALESCE($2, name), updated_at = $3 WHERE id = $1 \
+             RETURNING id, name, position, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(&patch.name)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| match (is_unique_violation(&err), &patch.name) {
+            (true, Some(name)) => group_name_clash(name),
+            _ => pg_error(err),
+        })?;
+        group.ok_or(StoreError::not_found("group", id))
+    }
+
+    async fn delete_group(&self, id: i64, cascade: bool) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_group(&mut tx, id).await? {
+            return Err(StoreError::not_found("group", id));
+        }
+        let tiles: i64 = sqlx::query_scalar("SELECT count(*) FROM services WHERE group_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        if tiles > 0 && !cascade {
+            return Err(group_not_empty(id, tiles));
+        }
+        sqlx::query("DELETE FROM services WHERE group_id = $1").bind(id).execute(&mut *tx).await.map_err(pg_error)?;
+        sqlx::query("DELETE FROM groups WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)
+    }
+
+    async fn reorder_groups(&self, ids: &[i64]) -> StoreResult<Vec<Group>> {
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(GROUP_ORDER_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        let existing: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM groups").fetch_all(&mut *tx).await.map_err(pg_error)?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        sqlx::query(
+            "UPDATE groups g SET position = o.ordinal - 1, updated_at = $2 \
+             FROM unnest($1::bigint[]) WITH ORDINALITY AS o(id, ordinal) \
+             WHERE g.id = o.id AND g.position <> o.ordinal - 1",
+        )
+        .bind(ids)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        let groups = sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(groups)
+    }
+
+    async fn list_services(&self, filter: &ServiceFilter) -> StoreResult<ServicePage> {
+        let limit = filter.limit.max(1);
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s \
+             WHERE ($1::bigint IS NULL OR s.group_id = $1) \
+               AND ($2::text IS NULL OR EXISTS \
+                    (SELECT 1 FROM service_tags t WHERE t.service_id = s.id AND t.tag = $2)) \
+               AND ($3::text IS NULL OR s.name ILIKE $3 OR s.description ILIKE $3 OR s.url ILIKE $3) \
+               AND ($4::bigint IS NULL OR s.id > $4) \
+             ORDER BY s.id LIMIT $5"
+        ))
+        .bind(filter.group_id)
+        .bind(&filter.tag)
+        .bind(filter.text.as_deref().map(like_pattern))
+        .bind(filter.after_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        page(into_services(rows)?, limit)
+    }
+
+    async fn get_service(&self, id: i64) -> StoreResult<Service> {
+        let row: Option<ServiceRow> =
+            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(pg_error)?;
+        row.ok_or(StoreError::not_found("service", id))?.try_into()
+    }
+
+    async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_group(&mut tx, service.group_id).await? {
+            return Err(Self::no_group(service.group_id));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO services (group_id, name, url, description, icon, position, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, \
+                     (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $6, $6) \
+             RETURNING id",
+        )
+        .bind(service.group_id)
+        .bind(&service.name)
+        .bind(&service.url)
+        .bind(service.description.as_deref().unwrap_or_default())
+        .bind(&service.icon)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => Self::name_clash(service.group_id, &service.name),
+            false => pg_error(err),
+        })?;
+        Self::replace_tags(&mut tx, id, service.tags.as_deref().unwrap_or_default()).await?;
+        let created = Self::service_in(&mut tx, id).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(created)
+    }
+
+    async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
+        let mut tx = self.begin().await?;
+        let current = Self::service_in(&mut tx, id).await?;
+        let next = patch.merged_with(&current);
+        let moves = next.group_id != current.group_id;
+        if moves && !Self::lock_group(&mut tx, next.group_id).await? {
+            return Err(Self::no_group(next.group_id));
+        }
+        sqlx::query(
+            "UPDATE services SET group_id = $2, name = $3, url = $4, description = $5, icon = $6, updated_at = $7, \
+                 position = CASE WHEN $8 \
+                     THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $2) \
+                     ELSE position END \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(next.group_id)
+        .bind(&next.name)
+        .bind(&next.url)
+        .bind(&next.description)
+        .bind(&next.icon)
+        .bind(now())
+        .bind(moves)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => Self::name_clash(next.group_id, &next.name),
+            false => pg_error(err),
+        })?;
+        if let Some(tags) = &patch.tags {
+            Self::replace_tags(&mut tx, id, tags).await?;
+        }
+        let updated = Self::service_in(&mut tx, id).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(updated)
+    }
+
+    async fn delete_service(&self, id: i64) -> StoreResult<()> {
+        let deleted =
+            sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(&self.pool).await.map_err(pg_error)?;
+        match deleted.rows_affected() {
+            0 => Err(StoreError::not_found("service", id)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_group(&mut tx, group_id).await? {
+            return Err(StoreError::not_found("group", group_id));
+        }
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM services WHERE group_id = $1")
+            .bind(group_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        sqlx::query(
+            "UPDATE services s SET position = o.ordinal - 1, updated_at = $2 \
+             FROM unnest($1::bigint[]) WITH ORDINALITY AS o(id, ordinal) \
+             WHERE s.id = o.id AND s.position <> o.ordinal - 1",
+        )
+        .bind(ids)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.group_id = $1 ORDER BY s.position, s.id"
+        ))
+        .bind(group_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        into_services(rows)
+    }
+
+    async fn dashboard(&self) -> StoreResult<Dashboard> {
+        // One snapshot for both queries, so a tile never shows up under a group that was just deleted.
+        let mut tx = self.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        let groups: Vec<Group> = sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(pg_error)?;
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s ORDER BY s.group_id, s.position, s.id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(assemble_dashboard(groups, into_services(rows)?))
+    }
+}

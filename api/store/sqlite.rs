@@ -1,0 +1,504 @@
+//! The SQLite store: one file in WAL mode, exactly one writer connection (writes are serialized, never
+//! concurrent) and a small pool of read-only connections beside it.
+
+use std::{path::PathBuf, str::FromStr};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    Sqlite, SqlitePool, Transaction,
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use super::{
+    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, Store, StoreError, StoreKind, StoreResult,
+    assemble_dashboard, decode_tags, group_name_clash, group_not_empty, like_pattern, now, page,
+};
+use crate::model::{
+    Dashboard, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch,
+    check_order_covers,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The columns of a tile, with its tags aggregated in order as a JSON array.
+macro_rules! service_columns {
+    () => {
+        "s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, s.updated_at, \
+         (SELECT json_group_array(t.tag ORDER BY t.ordinal) FROM service_tags t WHERE t.service_id = s.id) \
+         AS tags"
+    };
+}
+
+const GROUPS_ORDERED: &str = "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
+
+#[derive(sqlx::FromRow)]
+struct ServiceRow {
+    id: i64,
+    group_id: i64,
+    name: String,
+    url: String,
+    description: String,
+    icon: Option<String>,
+    position: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tags: String,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> StoreResult<Self> {
+        Ok(Service {
+            id: row.id,
+            group_id: row.group_id,
+            name: row.name,
+            url: row.url,
+            description: row.description,
+            icon: row.icon,
+            tags: decode_tags(&row.tags)?,
+            position: row.position,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
+    rows.into_iter().map(Service::try_from).collect()
+}
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    path: PathBuf,
+}
+
+/// SQLite reports a missing, moved, unwritable, full or locked file through its result codes; those mean
+/// "unavailable", not a bug.
+fn sqlite_error(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+        // BUSY 5, LOCKED 6, READONLY 8, IOERR 10, CORRUPT 11, FULL 13, CANTOPEN 14, NOTADB 26
+        if matches!(primary, Some(5 | 6 | 8 | 10 | 11 | 13 | 14 | 26)) {
+            return StoreError::Unavailable(format!("SQLite: {}", db.message()));
+        }
+    }
+    super::classify(err)
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<Self, ConnectError> {
+        let options = SqliteConnectOptions::from_str(url.expose())
+            .map_err(|err| {
+                ConnectError::Config(format!(
+                    "DATABASE_URL `{url}` is not a valid SQLite URL ({err}); use sqlite://PATH, \
+                     for example sqlite://data/homewatch.db"
+                ))
+            })?
+            .foreign_keys(true)
+            .busy_timeout(pool.sqlite_busy_timeout)
+            .synchronous(SqliteSynchronous::Normal);
+        let path = options.get_filename().to_owned();
+        if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+            return Err(ConnectError::Config(
+                "an in-memory SQLite database would lose everything on restart; give a file path, \
+                 for example sqlite://data/homewatch.db"
+                    .into(),
+            ));
+        }
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                ConnectError::Config(format!(
+                    "cannot create the directory {} for the SQLite database: {err}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let unreachable = |err: sqlx::Error| {
+            ConnectError::Unreachable(format!(
+                "cannot open the SQLite database {}: {err}; check that the file and its directory are \
+                 readable and writable by this user",
+                path.display()
+            ))
+        };
+        // The writer creates the file and switches it to WAL before any reader opens it.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
+            .await
+            .map_err(unreachable)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(pool.sqlite_readers.max(1))
+            .min_connections(0)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(unreachable)?;
+        Ok(Self { writer, reader, path })
+    }
+
+    /// A write transaction that takes the write lock at once, so it never has to upgrade later.
+    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)
+    }
+
+    async fn group_exists(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM groups WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(found.is_some())
+    }
+
+    async fn service_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<Service> {
+        let row: Option<ServiceRow> =
+            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = ?1"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(sqlite_error)?;
+        row.ok_or(StoreError::not_found("service", id))?.try_into()
+    }
+
+    async fn replace_tags(tx: &mut Transaction<'static, Sqlite>, id: i64, tags: &[String]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM service_tags WHERE service_id = ?1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(sqlite_error)?;
+        let tags_json = serde_json::to_string(tags).map_err(|err| StoreError::Other(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO service_tags (service_id, ordinal, tag) SELECT ?1, j.key, j.value FROM json_each(?2) AS j",
+        )
+        .bind(id)
+        .bind(tags_json)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    fn name_clash(group_id: i64, name: &str) -> StoreError {
+        StoreError::Conflict {
+            field: Some("name"),
+            message: format!("group {group_id} already has a service named `{name}`"),
+        }
+    }
+
+    fn no_group(group_id: i64) -> StoreError {
+        StoreError::Invalid { field: "group_id", message: format!("no group has id {group_id}") }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        format!("SQLite file {}", self.path.display())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        // An open connection keeps answering after its file is deleted, so look at the file too.
+        if tokio::fs::metadata(&self.path).await.is_err() {
+            return Err(StoreError::Unavailable(format!("the database file {} is missing", self.path.display())));
+        }
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
+            .fetch_one(&self.reader)
+            .await
+            .map(drop)
+            .map_err(sqlite_error)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.writer).await.map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+    }
+
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = '_sqlx_migrations') \
+             THEN (SELECT count(*) FROM _sqlx_migrations WHERE success) ELSE 0 END",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(MigrationStatus { applied: applied as usize, expected: MIGRATOR.iter().count() })
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<Group>> {
+        sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(sqlite_error)
+    }
+
+    async fn get_group(&self, id: i64) -> StoreResult<Group> {
+        let group: Option<Group> =
+            sqlx::query_as("SELECT id, name, position, created_at, updated_at FROM groups WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(sqlite_error)?;
+        group.ok_or(StoreError::not_found("group", id))
+    }
+
+    async fn create_group(&self, group: &NewGroup) -> StoreResult<Group> {
+        let at = now();
+        sqlx::query_as(
+            "INSERT INTO groups (name, position, created_at, updated_at) \
+             VALUES (?1, (SELECT COALESCE(MAX(position) + 1, 0) FROM groups), ?2, ?2) \
+             RETURNING id, name, position, created_at, updated_at",
+        )
+        .bind(&group.name)
+        .bind(at)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => group_name_clash(&group.name),
+            false => sqlite_error(err),
+        })
+    }
+
+    async fn update_group(&self, id: i64, patch: &GroupPatch) -> StoreResult<Group> {
+        let group: Option<Group> = sqlx::query_as(
+            "UPDATE groups SET name = COALESCE(?2, name), updated_at = ?3 WHERE id = ?1 \
+             RETURNING id, name, position, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(&patch.name)
+        .bind(now())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|err| match (is_unique_violation(&err), &patch.name) {
+            (true, Some(name)) => group_name_clash(name),
+            _ => sqlite_error(err),
+        })?;
+        group.ok_or(StoreError::not_found("group", id))
+    }
+
+    async fn delete_group(&self, id: i64, cascade: bool) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        if !Self::group_exists(&mut tx, id).await? {
+            return Err(StoreError::not_found("group", id));
+        }
+        let tiles: i64 = sqlx::query_scalar("SELECT count(*) FROM services WHERE group_id = ?1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        if tiles > 0 && !cascade {
+            return Err(group_not_empty(id, tiles));
+        }
+        sqlx::query("DELETE FROM services WHERE group_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        sqlx::query("DELETE FROM groups WHERE id = ?1").bind(id).execute(&mut *tx).await.map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)
+    }
+
+    async fn reorder_groups(&self, ids: &[i64]) -> StoreResult<Vec<Group>> {
+        let mut tx = self.write().await?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM groups")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        sqlx::query(
+            "UPDATE groups SET position = j.key, updated_at = ?2 FROM json_each(?1) AS j \
+             WHERE groups.id = j.value AND groups.position <> j.key",
+        )
+        .bind(serde_json::Value::from(ids).to_string())
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let groups = sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(groups)
+    }
+
+    async fn list_services(&self, filter: &ServiceFilter) -> StoreResult<ServicePage> {
+        let limit = filter.limit.max(1);
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s \
+             WHERE (?1 IS NULL OR s.group_id = ?1) \
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM service_tags t WHERE t.service_id = s.id AND t.tag = ?2)) \
+               AND (?3 IS NULL OR s.name LIKE ?3 ESCAPE '\\' OR s.description LIKE ?3 ESCAPE '\\' \
+                    OR s.url LIKE ?3 ESCAPE '\\') \
+               AND (?4 IS NULL OR s.id > ?4) \
+             ORDER BY s.id LIMIT ?5"
+        ))
+        .bind(filter.group_id)
+        .bind(&filter.tag)
+        .bind(filter.text.as_deref().map(like_pattern))
+        .bind(filter.after_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        page(into_services(rows)?, limit)
+    }
+
+    async fn get_service(&self, id: i64) -> StoreResult<Service> {
+        let row: Option<ServiceRow> =
+            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = ?1"))
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(sqlite_error)?;
+        row.ok_or(StoreError::not_found("service", id))?.try_into()
+    }
+
+    async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
+        let mut tx = self.write().await?;
+        if !Self::group_exists(&mut tx, service.group_id).await? {
+            return Err(Self::no_group(service.group_id));
+        }
+        let at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO services (group_id, name, url, description, icon, position, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, \
+                     (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = ?1), ?6, ?6) \
+             RETURNING id",
+        )
+        .bind(service.group_id)
+        .bind(&service.name)
+        .bind(&service.url)
+        .bind(service.description.as_deref().unwrap_or_default())
+        .bind(&service.icon)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => Self::name_clash(service.group_id, &service.name),
+            false => sqlite_error(err),
+        })?;
+        Self::replace_tags(&mut tx, id, service.tags.as_deref().unwrap_or_default()).await?;
+        let created = Self::service_in(&mut tx, id).await?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(created)
+    }
+
+    async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
+        let mut tx = self.write().await?;
+        let current = Self::service_in(&mut tx, id).await?;
+        let next = patch.merged_with(&current);
+        let moves = next.group_id != current.group_id;
+        if moves && !Self::group_exists(&mut tx, next.group_id).await? {
+            return Err(Self::no_group(next.group_id));
+        }
+        sqlx::query(
+            "UPDATE services SET group_id = ?2, name = ?3, url = ?4, description = ?5, icon = ?6, updated_at = ?7, \
+                 position = CASE WHEN ?8 \
+                     THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = ?2) \
+                     ELSE position END \
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(next.group_id)
+        .bind(&next.name)
+        .bind(&next.url)
+        .bind(&next.description)
+        .bind(&next.icon)
+        .bind(now())
+        .bind(moves)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => Self::name_clash(next.group_id, &next.name),
+            false => sqlite_error(err),
+        })?;
+        if let Some(tags) = &patch.tags {
+            Self::replace_tags(&mut tx, id, tags).await?;
+        }
+        let updated = Self::service_in(&mut tx, id).await?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(updated)
+    }
+
+    async fn delete_service(&self, id: i64) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM services WHERE id = ?1")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(sqlite_error)?;
+        match deleted.rows_affected() {
+            0 => Err(StoreError::not_found("service", id)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>> {
+        let mut tx = self.write().await?;
+        if !Self::group_exists(&mut tx, group_id).await? {
+            return Err(StoreError::not_found("group", group_id));
+        }
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM services WHERE group_id = ?1")
+            .bind(group_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        sqlx::query(
+            "UPDATE services SET position = j.key, updated_at = ?2 FROM json_each(?1) AS j \
+             WHERE services.id = j.value AND services.position <> j.key",
+        )
+        .bind(serde_json::Value::from(ids).to_string())
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.group_id = ?1 ORDER BY s.position, s.id"
+        ))
+        .bind(group_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        into_services(rows)
+    }
+
+    async fn dashboard(&self) -> StoreResult<Dashboard> {
+        // One read transaction: both queries see the same snapshot.
+        let mut tx = self.reader.begin().await.map_err(sqlite_error)?;
+        let groups: Vec<Group> =
+            sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(sqlite_error)?;
+        let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s ORDER BY s.group_id, s.position, s.id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(assemble_dashboard(groups, into_services(rows)?))
+    }
+}
