@@ -313,16 +313,17 @@ impl Validate for ServicePatch {
 
 impl Validate for NewOrder {
     fn validate(self) -> Result<Self, Vec<FieldError>> {
-        let mut seen = std::collections::HashSet::with_capacity(self.ids.len());
-        let duplicates: Vec<String> =
-            self.ids.iter().filter(|id| !seen.insert(**id)).map(i64::to_string).collect();
-        let errors = if duplicates.is_empty() {
-            Vec::new()
-        } else {
-            vec![FieldError::new("ids", format!("each id may appear once; repeated: {}", duplicates.join(", ")))]
-        };
-        finish(self, errors)
+        match repeated_ids(&self.ids) {
+            Some(message) => Err(vec![FieldError::new("ids", message)]),
+            None => Ok(self),
+        }
     }
+}
+
+fn repeated_ids(ids: &[i64]) -> Option<String> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let repeated: Vec<String> = ids.iter().filter(|id| !seen.insert(**id)).map(i64::to_string).collect();
+    (!repeated.is_empty()).then(|| format!("each id may appear once; repeated: {}", repeated.join(", ")))
 }
 
 impl ServicePatch {
@@ -368,6 +369,9 @@ pub mod cursor {
 
 /// Compares a requested order with the ids that exist; the store calls this inside its transaction.
 pub fn check_order_covers(requested: &[i64], existing: &[i64]) -> Result<(), String> {
+    if let Some(message) = repeated_ids(requested) {
+        return Err(message);
+    }
     let missing: Vec<String> =
         existing.iter().filter(|id| !requested.contains(id)).map(i64::to_string).collect();
     let unknown: Vec<String> =
@@ -447,6 +451,7 @@ mod tests {
         assert!(check_order_covers(&[2, 1, 3], &[1, 2, 3]).is_ok());
         let err = check_order_covers(&[2, 9], &[1, 2]).unwrap_err();
         assert!(err.contains("missing ids 1") && err.contains("unknown ids 9"), "{err}");
+        assert!(check_order_covers(&[1, 1, 2], &[1, 2]).unwrap_err().contains("repeated: 1"));
         let duplicate = NewOrder { ids: vec![1, 1] }.validate().unwrap_err();
         assert_eq!(duplicate[0].field, "ids");
     }

@@ -31,7 +31,7 @@ pub async fn parse_json<T: DeserializeOwned + Validate>(
     body: poem::Body,
 ) -> Result<T, ApiError> {
     if let Some(content_type) = content_type.filter(|ct| !is_json(ct)) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::unsupported_media_type(format!(
             "the body is `{content_type}`; send JSON with `Content-Type: application/json`"
         )));
     }

@@ -80,7 +80,7 @@ impl IntoResponse for ProblemJson {
 /// Every way an API operation can fail. Each variant is documented in the spec.
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
-    /// The request is malformed: not JSON, or a query parameter of the wrong form.
+    /// The request body is not valid JSON.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// No resource has that id.
@@ -92,6 +92,9 @@ pub enum ApiError {
     /// The request body is larger than 1 MiB.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
+    /// The body is not JSON; send `Content-Type: application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(ProblemJson),
     /// The request is well-formed but some fields are invalid; `errors` names each one.
     #[oai(status = 422)]
     Unprocessable(ProblemJson),
@@ -118,6 +121,10 @@ impl ApiError {
         Self::PayloadTooLarge(ProblemJson(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, detail)))
     }
 
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::UnsupportedMediaType(ProblemJson(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)))
+    }
+
     pub fn internal() -> Self {
         Self::Internal(ProblemJson(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +138,7 @@ impl ApiError {
             | Self::NotFound(p)
             | Self::Conflict(p)
             | Self::PayloadTooLarge(p)
+            | Self::UnsupportedMediaType(p)
             | Self::Unprocessable(p)
             | Self::Internal(p)
             | Self::Unavailable(p) => &p.0,
@@ -173,15 +181,17 @@ impl From<StoreError> for ApiError {
 
 /// Turns errors raised outside the handlers (routing, parameter parsing, body limits) into problems.
 pub fn from_poem_error(err: poem::Error) -> Response {
-    use poem_openapi::error::{ContentTypeError, ParseParamError, ParseRequestPayloadError};
+    use poem_openapi::error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError};
 
     if err.is_from_response() {
         return err.into_response();
     }
     let status = err.status();
     let problem = if let Some(param) = err.downcast_ref::<ParseParamError>() {
-        let field = FieldError::new(param.name, param.reason.clone());
+        let field = FieldError::new(param.name, readable_reason(&param.reason));
         ApiError::invalid(vec![field]).problem().clone()
+    } else if err.is::<ParsePathError>() {
+        Problem::new(StatusCode::NOT_FOUND, "nothing has that id: ids are whole numbers, as in /api/v1/groups/3")
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         Problem::new(StatusCode::BAD_REQUEST, format!("the request body is not valid: {}", payload.reason))
     } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
@@ -200,4 +210,39 @@ pub fn from_poem_error(err: poem::Error) -> Response {
         Problem::new(status, err.to_string())
     };
     problem.into_response_with_status()
+}
+
+/// poem-openapi's parameter messages, in words a person can act on.
+fn readable_reason(reason: &str) -> String {
+    let bound = |name: &str| {
+        let start = reason.find(&format!("{name}("))? + name.len() + 1;
+        reason[start..].split([',', ')']).next().map(str::to_owned)
+    };
+    if let Some(min) = bound("minimum") {
+        format!("must be at least {min}")
+    } else if let Some(max) = bound("maximum") {
+        format!("must be at most {max}")
+    } else if reason.contains("\"integer") {
+        "must be a whole number".to_owned()
+    } else if reason.contains("\"boolean\"") {
+        "must be true or false".to_owned()
+    } else {
+        reason.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_reason;
+
+    #[test]
+    fn parameter_errors_read_plainly() {
+        assert_eq!(readable_reason("verification failed. minimum(1, exclusive: false)"), "must be at least 1");
+        assert_eq!(readable_reason("verification failed. maximum(500, exclusive: false)"), "must be at most 500");
+        assert_eq!(
+            readable_reason("failed to parse \"integer_int64\": invalid digit found in string"),
+            "must be a whole number"
+        );
+        assert_eq!(readable_reason("something else"), "something else");
+    }
 }
