@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::store::{DatabaseUrl, PoolConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "homewatch", version, about = "Your self-hosted services as tiles, watched.")]
+#[command(
+    name = "homewatch",
+    version,
+    about = "Your self-hosted services as tiles, watched."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -42,12 +46,22 @@ pub enum LogFormat {
 pub struct Config {
     /// Database to use: sqlite://PATH (file created on first run) or postgres://USER:PASSWORD@HOST:PORT/DB
     /// (needs a build with `--features postgres`).
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://data/homewatch.db",
-          hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/homewatch.db",
+        hide_env_values = true
+    )]
     pub database_url: DatabaseUrl,
 
     /// Address and port the HTTP server listens on.
-    #[arg(long, global = true, env = "HOMEWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Folder of the web app served at `/`.
@@ -55,7 +69,13 @@ pub struct Config {
     pub web_dir: PathBuf,
 
     /// Log lines as human-readable text or as JSON objects.
-    #[arg(long, global = true, env = "HOMEWATCH_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 
     /// Which logs to show, in tracing's filter syntax (e.g. `info`, `homewatch=debug,sqlx=warn`).
@@ -76,11 +96,21 @@ pub struct Config {
     pub db_connect_timeout: Duration,
 
     /// PostgreSQL: most connections in the pool.
-    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_CONNECTIONS", default_value_t = 25)]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_DB_MAX_CONNECTIONS",
+        default_value_t = 25
+    )]
     pub db_max_connections: u32,
 
     /// PostgreSQL: connections kept open while idle.
-    #[arg(long, global = true, env = "HOMEWATCH_DB_MIN_CONNECTIONS", default_value_t = 5)]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_DB_MIN_CONNECTIONS",
+        default_value_t = 5
+    )]
     pub db_min_connections: u32,
 
     /// PostgreSQL: a connection is replaced after this long.
@@ -131,9 +161,13 @@ impl FromStr for DatabaseUrl {
 /// Reads `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 5m"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 5m"))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,

@@ -14,7 +14,9 @@ fn init_logging(format: LogFormat, filter: &str) {
         eprintln!("HOMEWATCH_LOG `{filter}` is not a valid filter ({err}); using `info`");
         EnvFilter::new("info")
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),

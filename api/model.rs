@@ -158,7 +158,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -171,7 +174,10 @@ fn check_name(field: &str, name: String, errors: &mut Vec<FieldError>) -> String
     let name = name.trim().to_owned();
     let chars = name.chars().count();
     if chars == 0 || chars > NAME_MAX_CHARS {
-        errors.push(FieldError::new(field, format!("must be 1 to {NAME_MAX_CHARS} characters (got {chars})")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be 1 to {NAME_MAX_CHARS} characters (got {chars})"),
+        ));
     } else if name.chars().any(char::is_control) {
         errors.push(FieldError::new(field, "must not contain control characters"));
     }
@@ -182,7 +188,10 @@ fn check_name(field: &str, name: String, errors: &mut Vec<FieldError>) -> String
 pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> String {
     let text = raw.trim().to_owned();
     if text.chars().count() > URL_MAX_CHARS {
-        errors.push(FieldError::new(field, format!("must be at most {URL_MAX_CHARS} characters")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {URL_MAX_CHARS} characters"),
+        ));
         return text;
     }
     let hint = "must be an absolute http:// or https:// URL, such as https://jellyfin.home.lan:8096";
@@ -195,7 +204,10 @@ pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> Stri
             errors.push(FieldError::new(field, format!("has no host: {hint}")))
         }
         Ok(_) => {}
-        Err(err) => errors.push(FieldError::new(field, format!("is not a valid URL ({err}): {hint}"))),
+        Err(err) => errors.push(FieldError::new(
+            field,
+            format!("is not a valid URL ({err}): {hint}"),
+        )),
     }
     text
 }
@@ -236,7 +248,10 @@ fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option
 
 fn check_tags(field: &str, tags: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<String> {
     if tags.len() > TAGS_MAX {
-        errors.push(FieldError::new(field, format!("at most {TAGS_MAX} tags (got {})", tags.len())));
+        errors.push(FieldError::new(
+            field,
+            format!("at most {TAGS_MAX} tags (got {})", tags.len()),
+        ));
     }
     let mut kept: Vec<String> = Vec::with_capacity(tags.len());
     for (index, tag) in tags.into_iter().enumerate() {
@@ -281,7 +296,9 @@ impl Validate for NewService {
             group_id: self.group_id,
             name: check_name("name", self.name, &mut errors),
             url: check_url("url", self.url, &mut errors),
-            description: self.description.map(|text| check_description("description", text, &mut errors)),
+            description: self
+                .description
+                .map(|text| check_description("description", text, &mut errors)),
             icon: self.icon.and_then(|icon| check_icon("icon", icon, &mut errors)),
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
         };
@@ -303,7 +320,9 @@ impl Validate for ServicePatch {
             group_id: self.group_id,
             name: self.name.map(|name| check_name("name", name, &mut errors)),
             url: self.url.map(|url| check_url("url", url, &mut errors)),
-            description: self.description.map(|text| check_description("description", text, &mut errors)),
+            description: self
+                .description
+                .map(|text| check_description("description", text, &mut errors)),
             icon,
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
         };
@@ -322,7 +341,11 @@ impl Validate for NewOrder {
 
 fn repeated_ids(ids: &[i64]) -> Option<String> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    let repeated: Vec<String> = ids.iter().filter(|id| !seen.insert(**id)).map(i64::to_string).collect();
+    let repeated: Vec<String> = ids
+        .iter()
+        .filter(|id| !seen.insert(**id))
+        .map(i64::to_string)
+        .collect();
     (!repeated.is_empty()).then(|| format!("each id may appear once; repeated: {}", repeated.join(", ")))
 }
 
@@ -333,7 +356,10 @@ impl ServicePatch {
             group_id: self.group_id.unwrap_or(current.group_id),
             name: self.name.clone().unwrap_or_else(|| current.name.clone()),
             url: self.url.clone().unwrap_or_else(|| current.url.clone()),
-            description: self.description.clone().unwrap_or_else(|| current.description.clone()),
+            description: self
+                .description
+                .clone()
+                .unwrap_or_else(|| current.description.clone()),
             icon: match &self.icon {
                 MaybeUndefined::Undefined => current.icon.clone(),
                 MaybeUndefined::Null => None,
@@ -363,7 +389,11 @@ pub mod cursor {
 
     pub fn decode(cursor: &str) -> Option<i64> {
         let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
-        std::str::from_utf8(&bytes).ok()?.strip_prefix("v1:")?.parse().ok()
+        std::str::from_utf8(&bytes)
+            .ok()?
+            .strip_prefix("v1:")?
+            .parse()
+            .ok()
     }
 }
 
@@ -372,10 +402,16 @@ pub fn check_order_covers(requested: &[i64], existing: &[i64]) -> Result<(), Str
     if let Some(message) = repeated_ids(requested) {
         return Err(message);
     }
-    let missing: Vec<String> =
-        existing.iter().filter(|id| !requested.contains(id)).map(i64::to_string).collect();
-    let unknown: Vec<String> =
-        requested.iter().filter(|id| !existing.contains(id)).map(i64::to_string).collect();
+    let missing: Vec<String> = existing
+        .iter()
+        .filter(|id| !requested.contains(id))
+        .map(i64::to_string)
+        .collect();
+    let unknown: Vec<String> = requested
+        .iter()
+        .filter(|id| !existing.contains(id))
+        .map(i64::to_string)
+        .collect();
     if missing.is_empty() && unknown.is_empty() {
         return Ok(());
     }
@@ -386,7 +422,10 @@ pub fn check_order_covers(requested: &[i64], existing: &[i64]) -> Result<(), Str
     if !unknown.is_empty() {
         parts.push(format!("unknown ids {}", unknown.join(", ")));
     }
-    Err(format!("must list every id of the collection exactly once: {}", parts.join("; ")))
+    Err(format!(
+        "must list every id of the collection exactly once: {}",
+        parts.join("; ")
+    ))
 }
 
 #[cfg(test)]
@@ -403,9 +442,21 @@ mod tests {
     fn urls_must_be_absolute_http() {
         assert!(url_errors("https://jellyfin.lan:8096/web").is_empty());
         assert!(url_errors(" http://192.168.1.1 ").is_empty());
-        assert!(url_errors("htp://nas.lan").iter().any(|e| e.message.contains("scheme `htp`")));
-        assert!(url_errors("nas.lan").iter().any(|e| e.message.contains("not a valid URL")));
-        assert!(url_errors("http//nas.lan").iter().any(|e| e.message.contains("not a valid URL")));
+        assert!(
+            url_errors("htp://nas.lan")
+                .iter()
+                .any(|e| e.message.contains("scheme `htp`"))
+        );
+        assert!(
+            url_errors("nas.lan")
+                .iter()
+                .any(|e| e.message.contains("not a valid URL"))
+        );
+        assert!(
+            url_errors("http//nas.lan")
+                .iter()
+                .any(|e| e.message.contains("not a valid URL"))
+        );
         assert_eq!(url_errors("ftp://x").len(), 1);
     }
 
@@ -419,7 +470,12 @@ mod tests {
             icon: Some("not an icon".into()),
             tags: Some(vec!["Media".into(), "media".into(), String::new()]),
         };
-        let fields: Vec<String> = request.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = request
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["name", "url", "description", "icon", "tags[2]"]);
     }
 
@@ -450,8 +506,15 @@ mod tests {
     fn order_must_cover_the_collection() {
         assert!(check_order_covers(&[2, 1, 3], &[1, 2, 3]).is_ok());
         let err = check_order_covers(&[2, 9], &[1, 2]).unwrap_err();
-        assert!(err.contains("missing ids 1") && err.contains("unknown ids 9"), "{err}");
-        assert!(check_order_covers(&[1, 1, 2], &[1, 2]).unwrap_err().contains("repeated: 1"));
+        assert!(
+            err.contains("missing ids 1") && err.contains("unknown ids 9"),
+            "{err}"
+        );
+        assert!(
+            check_order_covers(&[1, 1, 2], &[1, 2])
+                .unwrap_err()
+                .contains("repeated: 1")
+        );
         let duplicate = NewOrder { ids: vec![1, 1] }.validate().unwrap_err();
         assert_eq!(duplicate[0].field, "ids");
     }

@@ -45,7 +45,10 @@ pub async fn start(
     grace: Duration,
 ) -> io::Result<Running> {
     let acceptor = TcpListener::bind(listen).into_acceptor().await.map_err(|err| {
-        io::Error::new(err.kind(), format!("cannot listen on {listen}: {err}; set HOMEWATCH_LISTEN to a free address"))
+        io::Error::new(
+            err.kind(),
+            format!("cannot listen on {listen}: {err}; set HOMEWATCH_LISTEN to a free address"),
+        )
     })?;
     let addr = acceptor
         .local_addr()
@@ -60,9 +63,15 @@ pub async fn start(
         }
     };
     let task = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(endpoint, shutdown, Some(grace)).await
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
+            .await
     });
-    Ok(Running { addr, stop: Some(stop), task })
+    Ok(Running {
+        addr,
+        stop: Some(stop),
+        task,
+    })
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (docker stop, systemd).
@@ -119,8 +128,12 @@ impl From<ConnectError> for StartError {
 
 /// Connects (retrying for `db_connect_timeout`) and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    let store = store::connect_with_retry(&config.database_url, &config.pool(), config.db_connect_timeout).await?;
-    store.migrate().await.map_err(|err| StartError::Runtime(format!("{}: {err}", store.describe())))?;
+    let store =
+        store::connect_with_retry(&config.database_url, &config.pool(), config.db_connect_timeout).await?;
+    store
+        .migrate()
+        .await
+        .map_err(|err| StartError::Runtime(format!("{}: {err}", store.describe())))?;
     Ok(store)
 }
 
@@ -153,8 +166,16 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
 /// `homewatch migrate`.
 pub async fn migrate(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
-    let status = store.migration_status().await.map_err(|err| StartError::Runtime(err.to_string()))?;
-    println!("{}: {} of {} migrations applied", store.describe(), status.applied, status.expected);
+    let status = store
+        .migration_status()
+        .await
+        .map_err(|err| StartError::Runtime(err.to_string()))?;
+    println!(
+        "{}: {} of {} migrations applied",
+        store.describe(),
+        status.applied,
+        status.expected
+    );
     store.close().await;
     Ok(())
 }
@@ -172,7 +193,11 @@ pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), Sta
         .timeout(Duration::from_secs(3))
         .build()
         .map_err(|err| StartError::Runtime(err.to_string()))?;
-    let response = client.get(&url).send().await.map_err(|err| StartError::Runtime(format!("{url}: {err}")))?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|err| StartError::Runtime(format!("{url}: {err}")))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status.is_success() {

@@ -43,7 +43,11 @@ impl GroupsApi {
 
     /// Set the order of all groups: `ids` lists every group once, first one first.
     #[oai(path = "/groups/order", method = "put", operation_id = "reorderGroups")]
-    async fn reorder(&self, store: StoreData<'_>, body: JsonBody<NewOrder>) -> Result<Json<Vec<Group>>, ApiError> {
+    async fn reorder(
+        &self,
+        store: StoreData<'_>,
+        body: JsonBody<NewOrder>,
+    ) -> Result<Json<Vec<Group>>, ApiError> {
         Ok(Json(store.reorder_groups(&body.0.ids).await?))
     }
 

@@ -50,9 +50,13 @@ pub async fn readyz(store: StoreData<'_>) -> Response {
         Ok(Ok(status)) => status,
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "could not read migration status");
-            return unavailable(json!({ "status": "unavailable", "store": kind, "reason": "cannot read migrations" }));
+            return unavailable(
+                json!({ "status": "unavailable", "store": kind, "reason": "cannot read migrations" }),
+            );
         }
-        Err(_) => return unavailable(json!({ "status": "unavailable", "store": kind, "reason": "timed out" })),
+        Err(_) => {
+            return unavailable(json!({ "status": "unavailable", "store": kind, "reason": "timed out" }));
+        }
     };
     let migrations = json!({ "applied": status.applied, "expected": status.expected });
     if status.is_current() {

@@ -21,7 +21,8 @@ pub struct JsonBody<T>(pub T);
 
 fn is_json(content_type: &str) -> bool {
     content_type.parse::<mime::Mime>().is_ok_and(|mime| {
-        mime.type_() == "application" && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        mime.type_() == "application"
+            && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
     })
 }
 
@@ -35,14 +36,19 @@ pub async fn parse_json<T: DeserializeOwned + Validate>(
             "the body is `{content_type}`; send JSON with `Content-Type: application/json`"
         )));
     }
-    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|err| match err {
-        ReadBodyError::PayloadTooLarge => {
-            ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
-        }
-        other => ApiError::bad_request(format!("could not read the request body: {other}")),
-    })?;
+    let bytes = body
+        .into_bytes_limit(MAX_BODY_BYTES)
+        .await
+        .map_err(|err| match err {
+            ReadBodyError::PayloadTooLarge => {
+                ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+            }
+            other => ApiError::bad_request(format!("could not read the request body: {other}")),
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("the request body is empty; send a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body is empty; send a JSON object",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -62,9 +68,14 @@ pub async fn parse_json<T: DeserializeOwned + Validate>(
 /// serde says `missing field `x`` at the parent's path; name the field itself instead.
 fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let full = err.to_string();
-    let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(message, _)| message).to_owned();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(message, _)| message)
+        .to_owned();
     let parent = if path == "." { "" } else { path };
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split_once('`'));
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'));
     match missing {
         Some((name, _)) if parent.is_empty() => FieldError::new(name, "is required"),
         Some((name, _)) => FieldError::new(format!("{parent}.{name}"), "is required"),
@@ -89,7 +100,10 @@ where
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
             description: None,
-            content: vec![MetaMediaType { content_type: "application/json", schema: T::schema_ref() }],
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: T::schema_ref(),
+            }],
             required: true,
         })
     }
@@ -100,6 +114,9 @@ where
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let body = body.take()?;
-        parse_json(request.content_type(), body).await.map(JsonBody).map_err(poem::Error::from)
+        parse_json(request.content_type(), body)
+            .await
+            .map(JsonBody)
+            .map_err(poem::Error::from)
     }
 }

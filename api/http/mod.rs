@@ -77,8 +77,11 @@ pub struct HttpOptions {
 
 #[handler]
 fn api_not_found() -> Response {
-    Problem::new(StatusCode::NOT_FOUND, "no such endpoint; the API is described at /api/openapi.json and /api/docs")
-        .into_response_with_status()
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; the API is described at /api/openapi.json and /api/docs",
+    )
+    .into_response_with_status()
 }
 
 /// Logs every request (method, path, status, latency, request id), and gives bodiless error responses
@@ -87,8 +90,12 @@ async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Re
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let request_id =
-        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let mut response = next.get_response(request).await;
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
@@ -108,7 +115,11 @@ async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Re
 }
 
 fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
-    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
     if origins.is_empty() {
         return Ok(None);
     }
@@ -127,7 +138,13 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
     Ok(Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
             .expose_headers([header::LOCATION, REQUEST_ID])
             .max_age(Duration::from_secs(600)),
@@ -147,7 +164,11 @@ pub fn app(store: Arc<dyn Store>, options: &HttpOptions) -> Result<BoxEndpoint<'
     let web = TowerEndpoint(ServeDir::new(&options.web_dir).fallback(ServeFile::new(index)));
 
     let routes = Route::new()
-        .nest(API_PREFIX, api.into_endpoint().catch_all_error(|err| async move { from_poem_error(err) }))
+        .nest(
+            API_PREFIX,
+            api.into_endpoint()
+                .catch_all_error(|err| async move { from_poem_error(err) }),
+        )
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .at("/api/*rest", api_not_found)
@@ -158,7 +179,10 @@ pub fn app(store: Arc<dyn Store>, options: &HttpOptions) -> Result<BoxEndpoint<'
         .data(store);
 
     let layered = routes
-        .with(TowerLayer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout)))
+        .with(TowerLayer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        )))
         .with(TowerLayer(CompressionLayer::new()))
         .boxed();
     let layered = match cors_layer(&options.cors_origins)? {

@@ -72,7 +72,11 @@ impl Payload for ProblemJson {
 
 impl IntoResponse for ProblemJson {
     fn into_response(self) -> Response {
-        let body = self.0.to_json().map(|value| value.to_string()).unwrap_or_default();
+        let body = self
+            .0
+            .to_json()
+            .map(|value| value.to_string())
+            .unwrap_or_default();
         Response::builder().content_type(PROBLEM_CONTENT_TYPE).body(body)
     }
 }
@@ -114,7 +118,9 @@ impl ApiError {
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         let detail = format!("invalid field(s): {}; see `errors` for each", fields.join(", "));
-        Self::Unprocessable(ProblemJson(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_errors(errors)))
+        Self::Unprocessable(ProblemJson(
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_errors(errors),
+        ))
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {
@@ -122,7 +128,10 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
-        Self::UnsupportedMediaType(ProblemJson(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)))
+        Self::UnsupportedMediaType(ProblemJson(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            detail,
+        )))
     }
 
     pub fn internal() -> Self {
@@ -160,7 +169,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { field, message } => {
                 let problem = Problem::new(StatusCode::CONFLICT, message.clone());
-                let errors = field.map(|field| vec![FieldError::new(field, message)]).unwrap_or_default();
+                let errors = field
+                    .map(|field| vec![FieldError::new(field, message)])
+                    .unwrap_or_default();
                 Self::Conflict(ProblemJson(problem.with_errors(errors)))
             }
             StoreError::Invalid { field, message } => Self::invalid(vec![FieldError::new(field, message)]),
@@ -191,21 +202,33 @@ pub fn from_poem_error(err: poem::Error) -> Response {
         let field = FieldError::new(param.name, readable_reason(&param.reason));
         ApiError::invalid(vec![field]).problem().clone()
     } else if err.is::<ParsePathError>() {
-        Problem::new(StatusCode::NOT_FOUND, "nothing has that id: ids are whole numbers, as in /api/v1/groups/3")
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "nothing has that id: ids are whole numbers, as in /api/v1/groups/3",
+        )
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
-        Problem::new(StatusCode::BAD_REQUEST, format!("the request body is not valid: {}", payload.reason))
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request body is not valid: {}", payload.reason),
+        )
     } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
         Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("{content_type}; send JSON with `Content-Type: application/json`"),
         )
     } else if status == StatusCode::NOT_FOUND {
-        Problem::new(status, "no such endpoint; the API is described at /api/openapi.json and /api/docs")
+        Problem::new(
+            status,
+            "no such endpoint; the API is described at /api/openapi.json and /api/docs",
+        )
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
         Problem::new(status, "this endpoint does not accept that method; see /api/docs")
     } else if status.is_server_error() {
         tracing::error!(error = %err, "request failed");
-        Problem::new(status, "the server failed to handle this request; the details are in its log")
+        Problem::new(
+            status,
+            "the server failed to handle this request; the details are in its log",
+        )
     } else {
         Problem::new(status, err.to_string())
     };
@@ -237,8 +260,14 @@ mod tests {
 
     #[test]
     fn parameter_errors_read_plainly() {
-        assert_eq!(readable_reason("verification failed. minimum(1, exclusive: false)"), "must be at least 1");
-        assert_eq!(readable_reason("verification failed. maximum(500, exclusive: false)"), "must be at most 500");
+        assert_eq!(
+            readable_reason("verification failed. minimum(1, exclusive: false)"),
+            "must be at least 1"
+        );
+        assert_eq!(
+            readable_reason("verification failed. maximum(500, exclusive: false)"),
+            "must be at most 500"
+        );
         assert_eq!(
             readable_reason("failed to parse \"integer_int64\": invalid digit found in string"),
             "must be a whole number"

@@ -31,7 +31,9 @@ enum ServiceDeleted {
 
 /// Turns empty query values (`?tag=`) into "no filter".
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+    value
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
 }
 
 #[OpenApi(tag = "ApiTags::Services")]
@@ -74,7 +76,11 @@ impl ServicesApi {
 
     /// Create a tile at the end of its group.
     #[oai(path = "/services", method = "post", operation_id = "createService")]
-    async fn create(&self, store: StoreData<'_>, body: JsonBody<NewService>) -> Result<ServiceCreated, ApiError> {
+    async fn create(
+        &self,
+        store: StoreData<'_>,
+        body: JsonBody<NewService>,
+    ) -> Result<ServiceCreated, ApiError> {
         let service = store.create_service(&body.0).await?;
         let location = format!("/api/v1/services/{}", service.id);
         Ok(ServiceCreated::Created(Json(service), location))
@@ -105,7 +111,11 @@ impl ServicesApi {
     }
 
     /// Set the order of a group's tiles: `ids` lists every tile of the group once, first one first.
-    #[oai(path = "/groups/:id/services/order", method = "put", operation_id = "reorderServices")]
+    #[oai(
+        path = "/groups/:id/services/order",
+        method = "put",
+        operation_id = "reorderServices"
+    )]
     async fn reorder(
         &self,
         store: StoreData<'_>,

@@ -31,13 +31,18 @@ fn into_http_request(request: Request) -> http::Request<poem::Body> {
     *http_request.version_mut() = parts.version;
     *http_request.headers_mut() = std::mem::take(&mut parts.headers);
     *http_request.extensions_mut() = std::mem::take(&mut parts.extensions);
-    http_request.extensions_mut().insert(ParkedParts(Arc::new(Mutex::new(Some(parts)))));
+    http_request
+        .extensions_mut()
+        .insert(ParkedParts(Arc::new(Mutex::new(Some(parts)))));
     http_request
 }
 
 fn into_poem_request(request: http::Request<poem::Body>) -> Request {
     let (mut head, body) = request.into_parts();
-    let parked = head.extensions.remove::<ParkedParts>().and_then(|parked| parked.0.lock().ok()?.take());
+    let parked = head
+        .extensions
+        .remove::<ParkedParts>()
+        .and_then(|parked| parked.0.lock().ok()?.take());
     match parked {
         Some(mut parts) => {
             // Layers may have changed the head (e.g. added x-request-id): theirs wins.
@@ -49,7 +54,11 @@ fn into_poem_request(request: http::Request<poem::Body>) -> Request {
             Request::from_parts(parts, body)
         }
         None => {
-            let mut request = Request::builder().method(head.method).uri(head.uri).version(head.version).finish();
+            let mut request = Request::builder()
+                .method(head.method)
+                .uri(head.uri)
+                .version(head.version)
+                .finish();
             *request.headers_mut() = head.headers;
             *request.extensions_mut() = head.extensions;
             request.set_body(body);
@@ -74,8 +83,13 @@ where
     B::Error: Into<BoxError>,
 {
     let (head, body) = response.into_parts();
-    let stream = body.into_data_stream().map_err(|err| io::Error::other(err.into()));
-    let mut response = Response::builder().status(head.status).version(head.version).finish();
+    let stream = body
+        .into_data_stream()
+        .map_err(|err| io::Error::other(err.into()));
+    let mut response = Response::builder()
+        .status(head.status)
+        .version(head.version)
+        .finish();
     *response.headers_mut() = head.headers;
     *response.extensions_mut() = head.extensions;
     response.set_body(poem::Body::from_bytes_stream(stream));
@@ -102,7 +116,11 @@ impl<E: Endpoint + 'static> Service<http::Request<poem::Body>> for EndpointServi
 
     fn call(&mut self, request: http::Request<poem::Body>) -> Self::Future {
         let endpoint = self.0.clone();
-        Box::pin(async move { Ok(into_http_response(endpoint.get_response(into_poem_request(request)).await)) })
+        Box::pin(async move {
+            Ok(into_http_response(
+                endpoint.get_response(into_poem_request(request)).await,
+            ))
+        })
     }
 }
 
@@ -123,7 +141,10 @@ where
     async fn call(&self, request: Request) -> poem::Result<Response> {
         let service = self.0.clone();
         let response = service.oneshot(into_http_request(request)).await.map_err(|err| {
-            poem::Error::new(io::Error::other(err.into()), http::StatusCode::INTERNAL_SERVER_ERROR)
+            poem::Error::new(
+                io::Error::other(err.into()),
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+            )
         })?;
         Ok(into_poem_response(response))
     }
@@ -136,7 +157,8 @@ impl<E, L, B> Middleware<E> for TowerLayer<L>
 where
     E: Endpoint + 'static,
     L: Layer<EndpointService<E>>,
-    L::Service: Service<http::Request<poem::Body>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+    L::Service:
+        Service<http::Request<poem::Body>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
     <L::Service as Service<http::Request<poem::Body>>>::Future: Send,
     <L::Service as Service<http::Request<poem::Body>>>::Error: Into<BoxError>,
     B: http_body::Body<Data = Bytes> + Send + 'static,

@@ -24,7 +24,10 @@ pub enum StoreError {
     NotFound { entity: &'static str, id: i64 },
     /// A uniqueness rule or the current state forbids the change (409).
     #[error("{message}")]
-    Conflict { field: Option<&'static str>, message: String },
+    Conflict {
+        field: Option<&'static str>,
+        message: String,
+    },
     /// The request refers to something that does not fit, e.g. an unknown group (422).
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
@@ -191,7 +194,10 @@ impl DatabaseUrl {
 
     /// Removes the password from a message in case a driver quoted the URL back.
     pub fn scrub(&self, message: &str) -> String {
-        match url::Url::parse(&self.0).ok().and_then(|u| u.password().map(str::to_owned)) {
+        match url::Url::parse(&self.0)
+            .ok()
+            .and_then(|u| u.password().map(str::to_owned))
+        {
             Some(password) if !password.is_empty() => message.replace(&password, "***"),
             _ => message.to_owned(),
         }
@@ -305,11 +311,15 @@ pub(crate) fn like_pattern(text: &str) -> String {
 
 /// Tags come back from both dialects as a JSON array in text.
 pub(crate) fn decode_tags(json: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(json).map_err(|err| StoreError::Other(format!("tags column is not a JSON array: {err}")))
+    serde_json::from_str(json)
+        .map_err(|err| StoreError::Other(format!("tags column is not a JSON array: {err}")))
 }
 
 pub(crate) fn group_name_clash(name: &str) -> StoreError {
-    StoreError::Conflict { field: Some("name"), message: format!("a group named `{name}` already exists") }
+    StoreError::Conflict {
+        field: Some("name"),
+        message: format!("a group named `{name}` already exists"),
+    }
 }
 
 pub(crate) fn group_not_empty(id: i64, tiles: i64) -> StoreError {
@@ -361,8 +371,14 @@ mod tests {
         let url = DatabaseUrl::new("postgres://app:s3cret-pw@db.lan:5432/homewatch");
         assert_eq!(url.redacted(), "postgres://app:***@db.lan:5432/homewatch");
         assert!(!format!("{url:?} {url}").contains("s3cret-pw"));
-        assert_eq!(url.scrub("failed for postgres://app:s3cret-pw@db"), "failed for postgres://app:***@db");
-        assert_eq!(DatabaseUrl::new("sqlite://data/x.db").redacted(), "sqlite://data/x.db");
+        assert_eq!(
+            url.scrub("failed for postgres://app:s3cret-pw@db"),
+            "failed for postgres://app:***@db"
+        );
+        assert_eq!(
+            DatabaseUrl::new("sqlite://data/x.db").redacted(),
+            "sqlite://data/x.db"
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ macro_rules! service_columns {
     };
 }
 
-const GROUPS_ORDERED: &str = "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
+const GROUPS_ORDERED: &str =
+    "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
 
 #[derive(sqlx::FromRow)]
 struct ServiceRow {
@@ -127,7 +128,11 @@ impl PostgresStore {
                     "cannot connect to {target}: {reason}. Check that the server is running and reachable, \
                      and that DATABASE_URL names the right host, port, database, user and password"
                 );
-                Err(if permanent { ConnectError::Config(message) } else { ConnectError::Unreachable(message) })
+                Err(if permanent {
+                    ConnectError::Config(message)
+                } else {
+                    ConnectError::Unreachable(message)
+                })
             }
         }
     }
@@ -142,16 +147,23 @@ impl PostgresStore {
     }
 
     async fn service_in(tx: &mut Transaction<'static, Postgres>, id: i64) -> StoreResult<Service> {
-        let row: Option<ServiceRow> =
-            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = $1"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(pg_error)?;
+        let row: Option<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(pg_error)?;
         row.ok_or(StoreError::not_found("service", id))?.try_into()
     }
 
-    async fn replace_tags(tx: &mut Transaction<'static, Postgres>, id: i64, tags: &[String]) -> StoreResult<()> {
+    async fn replace_tags(
+        tx: &mut Transaction<'static, Postgres>,
+        id: i64,
+        tags: &[String],
+    ) -> StoreResult<()> {
         sqlx::query("DELETE FROM service_tags WHERE service_id = $1")
             .bind(id)
             .execute(&mut **tx)
@@ -181,7 +193,10 @@ impl PostgresStore {
     }
 
     fn no_group(group_id: i64) -> StoreError {
-        StoreError::Invalid { field: "group_id", message: format!("no group has id {group_id}") }
+        StoreError::Invalid {
+            field: "group_id",
+            message: format!("no group has id {group_id}"),
+        }
     }
 }
 
@@ -196,11 +211,18 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool).await.map(drop).map_err(pg_error)
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map(drop)
+            .map_err(pg_error)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|err| StoreError::Other(format!("migration failed: {err}")))
     }
 
     async fn migration_status(&self) -> StoreResult<MigrationStatus> {
@@ -211,7 +233,10 @@ impl Store for PostgresStore {
         .fetch_one(&self.pool)
         .await
         .map_err(pg_error)?;
-        Ok(MigrationStatus { applied: applied as usize, expected: MIGRATOR.iter().count() })
+        Ok(MigrationStatus {
+            applied: applied as usize,
+            expected: MIGRATOR.iter().count(),
+        })
     }
 
     async fn close(&self) {
@@ -219,7 +244,10 @@ impl Store for PostgresStore {
     }
 
     async fn list_groups(&self) -> StoreResult<Vec<Group>> {
-        sqlx::query_as(GROUPS_ORDERED).fetch_all(&self.pool).await.map_err(pg_error)
+        sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)
     }
 
     async fn get_group(&self, id: i64) -> StoreResult<Group> {
@@ -286,8 +314,16 @@ impl Store for PostgresStore {
         if tiles > 0 && !cascade {
             return Err(group_not_empty(id, tiles));
         }
-        sqlx::query("DELETE FROM services WHERE group_id = $1").bind(id).execute(&mut *tx).await.map_err(pg_error)?;
-        sqlx::query("DELETE FROM groups WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(pg_error)?;
+        sqlx::query("DELETE FROM services WHERE group_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)
     }
 
@@ -298,9 +334,14 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(pg_error)?;
-        let existing: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM groups").fetch_all(&mut *tx).await.map_err(pg_error)?;
-        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT id FROM groups")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid {
+            field: "ids",
+            message,
+        })?;
         sqlx::query(
             "UPDATE groups g SET position = o.ordinal - 1, updated_at = $2 \
              FROM unnest($1::bigint[]) WITH ORDINALITY AS o(id, ordinal) \
@@ -311,7 +352,10 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(pg_error)?;
-        let groups = sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(pg_error)?;
+        let groups = sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
         Ok(groups)
     }
@@ -341,12 +385,15 @@ impl Store for PostgresStore {
     }
 
     async fn get_service(&self, id: i64) -> StoreResult<Service> {
-        let row: Option<ServiceRow> =
-            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(pg_error)?;
+        let row: Option<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(pg_error)?;
         row.ok_or(StoreError::not_found("service", id))?.try_into()
     }
 
@@ -417,8 +464,11 @@ impl Store for PostgresStore {
     }
 
     async fn delete_service(&self, id: i64) -> StoreResult<()> {
-        let deleted =
-            sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(&self.pool).await.map_err(pg_error)?;
+        let deleted = sqlx::query("DELETE FROM services WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(pg_error)?;
         match deleted.rows_affected() {
             0 => Err(StoreError::not_found("service", id)),
             _ => Ok(()),
@@ -435,7 +485,10 @@ impl Store for PostgresStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(pg_error)?;
-        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid {
+            field: "ids",
+            message,
+        })?;
         sqlx::query(
             "UPDATE services s SET position = o.ordinal - 1, updated_at = $2 \
              FROM unnest($1::bigint[]) WITH ORDINALITY AS o(id, ordinal) \
@@ -466,7 +519,10 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(pg_error)?;
-        let groups: Vec<Group> = sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(pg_error)?;
+        let groups: Vec<Group> = sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg_error)?;
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),

@@ -31,7 +31,8 @@ macro_rules! service_columns {
     };
 }
 
-const GROUPS_ORDERED: &str = "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
+const GROUPS_ORDERED: &str =
+    "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
 
 #[derive(sqlx::FromRow)]
 struct ServiceRow {
@@ -80,7 +81,10 @@ pub struct SqliteStore {
 /// "unavailable", not a bug.
 fn sqlite_error(err: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
-        let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+        let primary = db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .map(|code| code & 0xff);
         // BUSY 5, LOCKED 6, READONLY 8, IOERR 10, CORRUPT 11, FULL 13, CANTOPEN 14, NOTADB 26
         if matches!(primary, Some(5 | 6 | 8 | 10 | 11 | 13 | 14 | 26)) {
             return StoreError::Unavailable(format!("SQLite: {}", db.message()));
@@ -133,7 +137,12 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(pool.acquire_timeout)
-            .connect_with(options.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
             .await
             .map_err(unreachable)?;
         let reader = SqlitePoolOptions::new()
@@ -148,7 +157,10 @@ impl SqliteStore {
 
     /// A write transaction that takes the write lock at once, so it never has to upgrade later.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_error)
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sqlite_error)
     }
 
     async fn group_exists(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<bool> {
@@ -161,16 +173,23 @@ impl SqliteStore {
     }
 
     async fn service_in(tx: &mut Transaction<'static, Sqlite>, id: i64) -> StoreResult<Service> {
-        let row: Option<ServiceRow> =
-            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = ?1"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(sqlite_error)?;
+        let row: Option<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(sqlite_error)?;
         row.ok_or(StoreError::not_found("service", id))?.try_into()
     }
 
-    async fn replace_tags(tx: &mut Transaction<'static, Sqlite>, id: i64, tags: &[String]) -> StoreResult<()> {
+    async fn replace_tags(
+        tx: &mut Transaction<'static, Sqlite>,
+        id: i64,
+        tags: &[String],
+    ) -> StoreResult<()> {
         sqlx::query("DELETE FROM service_tags WHERE service_id = ?1")
             .bind(id)
             .execute(&mut **tx)
@@ -196,7 +215,10 @@ impl SqliteStore {
     }
 
     fn no_group(group_id: i64) -> StoreError {
-        StoreError::Invalid { field: "group_id", message: format!("no group has id {group_id}") }
+        StoreError::Invalid {
+            field: "group_id",
+            message: format!("no group has id {group_id}"),
+        }
     }
 }
 
@@ -213,7 +235,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         // An open connection keeps answering after its file is deleted, so look at the file too.
         if tokio::fs::metadata(&self.path).await.is_err() {
-            return Err(StoreError::Unavailable(format!("the database file {} is missing", self.path.display())));
+            return Err(StoreError::Unavailable(format!(
+                "the database file {} is missing",
+                self.path.display()
+            )));
         }
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
             .fetch_one(&self.reader)
@@ -223,7 +248,10 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.writer).await.map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+        MIGRATOR
+            .run(&self.writer)
+            .await
+            .map_err(|err| StoreError::Other(format!("migration failed: {err}")))
     }
 
     async fn migration_status(&self) -> StoreResult<MigrationStatus> {
@@ -234,7 +262,10 @@ impl Store for SqliteStore {
         .fetch_one(&self.reader)
         .await
         .map_err(sqlite_error)?;
-        Ok(MigrationStatus { applied: applied as usize, expected: MIGRATOR.iter().count() })
+        Ok(MigrationStatus {
+            applied: applied as usize,
+            expected: MIGRATOR.iter().count(),
+        })
     }
 
     async fn close(&self) {
@@ -311,7 +342,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(sqlite_error)?;
-        sqlx::query("DELETE FROM groups WHERE id = ?1").bind(id).execute(&mut *tx).await.map_err(sqlite_error)?;
+        sqlx::query("DELETE FROM groups WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
         tx.commit().await.map_err(sqlite_error)
     }
 
@@ -321,7 +356,10 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(sqlite_error)?;
-        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid {
+            field: "ids",
+            message,
+        })?;
         sqlx::query(
             "UPDATE groups SET position = j.key, updated_at = ?2 FROM json_each(?1) AS j \
              WHERE groups.id = j.value AND groups.position <> j.key",
@@ -364,12 +402,15 @@ impl Store for SqliteStore {
     }
 
     async fn get_service(&self, id: i64) -> StoreResult<Service> {
-        let row: Option<ServiceRow> =
-            sqlx::query_as(concat!("SELECT ", service_columns!(), " FROM services s WHERE s.id = ?1"))
-                .bind(id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(sqlite_error)?;
+        let row: Option<ServiceRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            service_columns!(),
+            " FROM services s WHERE s.id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
         row.ok_or(StoreError::not_found("service", id))?.try_into()
     }
 
@@ -462,7 +503,10 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(sqlite_error)?;
-        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid { field: "ids", message })?;
+        check_order_covers(ids, &existing).map_err(|message| StoreError::Invalid {
+            field: "ids",
+            message,
+        })?;
         sqlx::query(
             "UPDATE services SET position = j.key, updated_at = ?2 FROM json_each(?1) AS j \
              WHERE services.id = j.value AND services.position <> j.key",
@@ -488,8 +532,10 @@ impl Store for SqliteStore {
     async fn dashboard(&self) -> StoreResult<Dashboard> {
         // One read transaction: both queries see the same snapshot.
         let mut tx = self.reader.begin().await.map_err(sqlite_error)?;
-        let groups: Vec<Group> =
-            sqlx::query_as(GROUPS_ORDERED).fetch_all(&mut *tx).await.map_err(sqlite_error)?;
+        let groups: Vec<Group> = sqlx::query_as(GROUPS_ORDERED)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),

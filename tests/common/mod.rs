@@ -1,0 +1,429 @@
+//! Test harness: a fresh database per test on either store, the real server on port 0, and helpers.
+//! PostgreSQL tests take an admin URL from HOMEWATCH_TEST_DATABASE_URL and fail loudly without one.
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use homewatch::{
+    http::{self, HttpOptions},
+    server::{self, Running},
+    store::{self, DatabaseUrl, PoolConfig, Store},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+}
+
+/// Pools sized for many tests at once on a small machine, with short waits so failures show quickly.
+pub fn test_pool() -> PoolConfig {
+    PoolConfig {
+        max_connections: 8,
+        min_connections: 0,
+        max_lifetime: Duration::from_secs(300),
+        acquire_timeout: Duration::from_secs(3),
+        sqlite_readers: 4,
+        sqlite_busy_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A database of its own for one test: an SQLite file in a temporary folder, or a PostgreSQL database
+/// created on the test server and dropped when this value is dropped.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    #[cfg(feature = "postgres")]
+    postgres: Option<postgres_db::Created>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        match backend {
+            Backend::Sqlite => {
+                let path = dir.path().join("data").join("homewatch.db");
+                Self {
+                    url: DatabaseUrl::new(format!("sqlite://{}", path.display())),
+                    backend,
+                    dir,
+                    #[cfg(feature = "postgres")]
+                    postgres: None,
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let created = postgres_db::create().await;
+                Self {
+                    url: created.url.clone(),
+                    backend,
+                    dir,
+                    postgres: Some(created),
+                }
+            }
+        }
+    }
+
+    /// The SQLite file's path (SQLite only).
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.dir.path().join("data").join("homewatch.db")
+    }
+
+    pub async fn open(&self) -> Arc<dyn Store> {
+        let store = store::connect(&self.url, &test_pool())
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate the test database");
+        store
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub mod postgres_db {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use homewatch::store::DatabaseUrl;
+    use sqlx::{Connection, PgConnection};
+
+    pub const ADMIN_URL_VAR: &str = "HOMEWATCH_TEST_DATABASE_URL";
+
+    pub struct Created {
+        pub url: DatabaseUrl,
+        admin_url: String,
+        name: String,
+    }
+
+    pub fn admin_url() -> String {
+        std::env::var(ADMIN_URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "the PostgreSQL tests need {ADMIN_URL_VAR}: set it to a URL of a user that may create databases, \
+                 for example {ADMIN_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres"
+            )
+        })
+    }
+
+    pub async fn create() -> Created {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let admin_url = admin_url();
+        let name = format!(
+            "homewatch_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            chrono::Utc::now().timestamp_micros() % 1_000_000
+        );
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
+            panic!(
+                "cannot reach the PostgreSQL test server at {ADMIN_URL_VAR} ({}): {err}. Start PostgreSQL or \
+                 point {ADMIN_URL_VAR} at one",
+                DatabaseUrl::new(admin_url.clone()).redacted()
+            )
+        });
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&admin_url).expect("admin URL parses");
+        url.set_path(&name);
+        Created {
+            url: DatabaseUrl::new(url.to_string()),
+            admin_url,
+            name,
+        }
+    }
+
+    impl Drop for Created {
+        fn drop(&mut self) {
+            let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+            // Drop runs outside async code: use a thread with a runtime of its own.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await
+                        .ok()
+                })
+            });
+            let _ = dropped.join();
+        }
+    }
+}
+
+/// The real server on a free port with its own database, and an HTTP client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub db: TestDb,
+    running: Option<Running>,
+}
+
+pub fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web")
+}
+
+pub fn http_options() -> HttpOptions {
+    HttpOptions {
+        web_dir: web_dir(),
+        request_timeout: Duration::from_secs(30),
+        cors_origins: Vec::new(),
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(TestDb::new(backend).await, http_options()).await
+}
+
+pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
+    let store = db.open().await;
+    let app = http::app(store.clone(), &options).expect("build the app");
+    let running = server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        app,
+        std::future::pending(),
+        Duration::from_secs(2),
+    )
+    .await
+    .expect("start the server");
+    let addr = running.addr;
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        store,
+        db,
+        running: Some(running),
+    }
+}
+
+/// A response: status, a few headers, and the body parsed as JSON (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem response with this status and returns it.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "problem without detail: {}",
+            self.text
+        );
+        &self.body
+    }
+
+    /// The fields a 422 names.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        self.problem(422);
+        self.body["errors"]
+            .as_array()
+            .expect("422 has errors")
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request reaches the server")).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        read(request.send().await.expect("request reaches the server")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn group(&self, name: &str) -> i64 {
+        let reply = self
+            .post("/api/v1/groups", serde_json::json!({ "name": name }))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["id"].as_i64().unwrap()
+    }
+
+    /// Creates a tile and returns its id.
+    pub async fn service(&self, group_id: i64, name: &str, extra: Value) -> i64 {
+        let mut body =
+            serde_json::json!({ "group_id": group_id, "name": name, "url": "https://example.lan" });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        let reply = self.post("/api/v1/services", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["id"].as_i64().unwrap()
+    }
+
+    /// Stops the server and closes the store, handing back the database for a restart.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("server stops cleanly");
+        }
+        self.store.close().await;
+        self.db
+    }
+}
+
+async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// A TCP relay in front of a real server, which a test can cut to make that server "go down".
+pub struct TcpProxy {
+    pub port: u16,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        Self::start_on(0, target).await
+    }
+
+    pub async fn start_on(port: u16, target: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("proxy binds");
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let mut tasks = tokio::task::JoinSet::new();
+        let held = connections.clone();
+        tasks.spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                held.lock().await.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        // Dropping the JoinSet of connections aborts them; keep it alive inside the task set.
+        tasks.spawn(async move {
+            let _keep = connections;
+            std::future::pending::<()>().await;
+        });
+        Self { port, tasks }
+    }
+
+    /// Closes the listening port and every relayed connection.
+    pub async fn cut(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// A counter for unique names within one test binary.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Declares each listed async test once per store: `sqlite::name` always, `postgres::name` with the feature.
+/// Each test function takes a `Backend`.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,687 @@
+//! The store contract, written once and run against SQLite always and PostgreSQL with `--features postgres`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, TestDb};
+use homewatch::{
+    model::{GroupPatch, NewGroup, NewService, ServiceFilter, ServicePatch},
+    store::{Store, StoreError},
+};
+use poem_openapi::types::MaybeUndefined;
+
+on_every_store!(
+    groups_are_created_in_order_and_updated,
+    group_names_are_unique_ignoring_case,
+    services_keep_their_fields_tags_and_positions,
+    patches_change_only_what_they_name,
+    moving_a_service_puts_it_last_in_its_new_group,
+    service_names_are_unique_within_a_group,
+    services_need_an_existing_group,
+    pages_cover_every_service_once,
+    filters_combine_and_match_text_literally,
+    groups_reorder_only_with_every_id_once,
+    services_reorder_within_their_group,
+    deleting_a_group_with_tiles_needs_cascade,
+    unknown_ids_are_not_found,
+    concurrent_writes_all_land_with_distinct_positions,
+    dashboard_matches_lists_in_order,
+    migrations_are_current_and_idempotent,
+);
+
+async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await;
+    (db, store)
+}
+
+fn new_group(name: &str) -> NewGroup {
+    NewGroup { name: name.into() }
+}
+
+fn new_service(group_id: i64, name: &str) -> NewService {
+    NewService {
+        group_id,
+        name: name.into(),
+        url: format!("https://{}.lan", name.to_lowercase()),
+        description: None,
+        icon: None,
+        tags: None,
+    }
+}
+
+async fn groups_are_created_in_order_and_updated(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let media = store.create_group(&new_group("Media")).await.unwrap();
+    let infra = store.create_group(&new_group("Infra")).await.unwrap();
+    assert_eq!((media.position, infra.position), (0, 1));
+    assert_eq!(media.created_at, media.updated_at);
+
+    let fetched = store.get_group(media.id).await.unwrap();
+    assert_eq!(
+        fetched, media,
+        "a group reads back exactly as created, timestamps included"
+    );
+
+    let renamed = store
+        .update_group(
+            media.id,
+            &GroupPatch {
+                name: Some("Movies".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Movies");
+    assert_eq!(renamed.created_at, media.created_at);
+    assert!(renamed.updated_at >= media.updated_at);
+
+    let names: Vec<String> = store
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["Movies", "Infra"]);
+}
+
+async fn group_names_are_unique_ignoring_case(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let media = store.create_group(&new_group("Media")).await.unwrap();
+    let clash = store.create_group(&new_group("MEDIA")).await.unwrap_err();
+    assert!(
+        matches!(
+            clash,
+            StoreError::Conflict {
+                field: Some("name"),
+                ..
+            }
+        ),
+        "{clash:?}"
+    );
+
+    let other = store.create_group(&new_group("Other")).await.unwrap();
+    let rename = store
+        .update_group(
+            other.id,
+            &GroupPatch {
+                name: Some("media".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            rename,
+            StoreError::Conflict {
+                field: Some("name"),
+                ..
+            }
+        ),
+        "{rename:?}"
+    );
+    // Renaming a group to its own name in another case is not a clash.
+    let recased = store
+        .update_group(
+            media.id,
+            &GroupPatch {
+                name: Some("mEdia".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(recased.name, "mEdia");
+    assert_eq!(
+        store.list_groups().await.unwrap().len(),
+        2,
+        "nothing was lost by the refused changes"
+    );
+}
+
+async fn services_keep_their_fields_tags_and_positions(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("Media")).await.unwrap();
+    let jellyfin = store
+        .create_service(&NewService {
+            description: Some("Films & series".into()),
+            icon: Some("🎬".into()),
+            tags: Some(vec!["video".into(), "media".into(), "family".into()]),
+            ..new_service(group.id, "Jellyfin")
+        })
+        .await
+        .unwrap();
+    let plex = store
+        .create_service(&new_service(group.id, "Plex"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        jellyfin.tags,
+        ["video", "media", "family"],
+        "tags keep the order given"
+    );
+    assert_eq!(jellyfin.description, "Films & series");
+    assert_eq!(jellyfin.icon.as_deref(), Some("🎬"));
+    assert_eq!((jellyfin.position, plex.position), (0, 1));
+    assert_eq!(plex.tags, Vec::<String>::new());
+    assert_eq!(plex.description, "");
+    assert_eq!(store.get_service(jellyfin.id).await.unwrap(), jellyfin);
+}
+
+async fn patches_change_only_what_they_name(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("Media")).await.unwrap();
+    let created = store
+        .create_service(&NewService {
+            icon: Some("jellyfin".into()),
+            tags: Some(vec!["media".into()]),
+            ..new_service(group.id, "Jellyfin")
+        })
+        .await
+        .unwrap();
+
+    let renamed = store
+        .update_service(
+            created.id,
+            &ServicePatch {
+                name: Some("Jellyfin 10".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "Jellyfin 10");
+    assert_eq!(
+        (renamed.url.as_str(), renamed.icon.as_deref()),
+        (created.url.as_str(), Some("jellyfin"))
+    );
+    assert_eq!(
+        renamed.tags,
+        ["media"],
+        "tags stay when the patch leaves them out"
+    );
+
+    let cleared = store
+        .update_service(
+            created.id,
+            &ServicePatch {
+                icon: MaybeUndefined::Null,
+                tags: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.icon, None, "icon: null removes the icon");
+    assert!(cleared.tags.is_empty());
+    assert_eq!(cleared.name, "Jellyfin 10");
+}
+
+async fn moving_a_service_puts_it_last_in_its_new_group(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let media = store.create_group(&new_group("Media")).await.unwrap();
+    let infra = store.create_group(&new_group("Infra")).await.unwrap();
+    let jellyfin = store
+        .create_service(&new_service(media.id, "Jellyfin"))
+        .await
+        .unwrap();
+    store
+        .create_service(&new_service(infra.id, "Router"))
+        .await
+        .unwrap();
+    store.create_service(&new_service(infra.id, "NAS")).await.unwrap();
+
+    let moved = store
+        .update_service(
+            jellyfin.id,
+            &ServicePatch {
+                group_id: Some(infra.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((moved.group_id, moved.position), (infra.id, 2));
+    let in_infra: Vec<String> = store.dashboard().await.unwrap().groups[1]
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(in_infra, ["Router", "NAS", "Jellyfin"]);
+
+    let nowhere = store
+        .update_service(
+            jellyfin.id,
+            &ServicePatch {
+                group_id: Some(999_999),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            nowhere,
+            StoreError::Invalid {
+                field: "group_id",
+                ..
+            }
+        ),
+        "{nowhere:?}"
+    );
+}
+
+async fn service_names_are_unique_within_a_group(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let home = store.create_group(&new_group("Home")).await.unwrap();
+    let office = store.create_group(&new_group("Office")).await.unwrap();
+    store
+        .create_service(&new_service(home.id, "Router"))
+        .await
+        .unwrap();
+    let clash = store
+        .create_service(&new_service(home.id, "router"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            clash,
+            StoreError::Conflict {
+                field: Some("name"),
+                ..
+            }
+        ),
+        "{clash:?}"
+    );
+    let elsewhere = store
+        .create_service(&new_service(office.id, "Router"))
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.group_id, office.id,
+        "the same name is fine in another group"
+    );
+    // Moving into a group that has the name already is the same clash.
+    let moved = store
+        .update_service(
+            elsewhere.id,
+            &ServicePatch {
+                group_id: Some(home.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(moved, StoreError::Conflict { .. }), "{moved:?}");
+    assert_eq!(
+        store.get_service(elsewhere.id).await.unwrap().group_id,
+        office.id,
+        "the refused move changed nothing"
+    );
+}
+
+async fn services_need_an_existing_group(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let err = store
+        .create_service(&new_service(424_242, "Ghost"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Invalid {
+                field: "group_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn pages_cover_every_service_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("Many")).await.unwrap();
+    let mut created = Vec::new();
+    for index in 0..23 {
+        created.push(
+            store
+                .create_service(&new_service(group.id, &format!("svc{index:02}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut filter = ServiceFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    let mut pages = 0;
+    loop {
+        let page = store.list_services(&filter).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|s| s.id));
+        match page.next_cursor {
+            Some(cursor) => filter.after_id = homewatch::model::cursor::decode(&cursor),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, created, "every service once, in id order");
+}
+
+async fn filters_combine_and_match_text_literally(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let media = store.create_group(&new_group("Media")).await.unwrap();
+    let infra = store.create_group(&new_group("Infra")).await.unwrap();
+    let tagged = |group_id, name: &str, tags: &[&str], description: &str| NewService {
+        tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+        description: Some(description.into()),
+        ..new_service(group_id, name)
+    };
+    store
+        .create_service(&tagged(media.id, "Jellyfin", &["video"], "films"))
+        .await
+        .unwrap();
+    store
+        .create_service(&tagged(media.id, "Navidrome", &["music"], "100% of my albums"))
+        .await
+        .unwrap();
+    store
+        .create_service(&tagged(infra.id, "Grafana", &["video", "ops"], "charts"))
+        .await
+        .unwrap();
+
+    let names = |filter: ServiceFilter| {
+        let store = store.clone();
+        async move {
+            let mut names: Vec<String> = store
+                .list_services(&ServiceFilter { limit: 50, ..filter })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        names(ServiceFilter {
+            group_id: Some(media.id),
+            ..Default::default()
+        })
+        .await,
+        ["Jellyfin", "Navidrome"]
+    );
+    assert_eq!(
+        names(ServiceFilter {
+            tag: Some("video".into()),
+            ..Default::default()
+        })
+        .await,
+        ["Grafana", "Jellyfin"]
+    );
+    assert_eq!(
+        names(ServiceFilter {
+            tag: Some("video".into()),
+            group_id: Some(infra.id),
+            ..Default::default()
+        })
+        .await,
+        ["Grafana"]
+    );
+    assert_eq!(
+        names(ServiceFilter {
+            text: Some("JELLY".into()),
+            ..Default::default()
+        })
+        .await,
+        ["Jellyfin"]
+    );
+    assert_eq!(
+        names(ServiceFilter {
+            text: Some("grafana.lan".into()),
+            ..Default::default()
+        })
+        .await,
+        ["Grafana"]
+    );
+    assert_eq!(
+        names(ServiceFilter {
+            text: Some("100%".into()),
+            ..Default::default()
+        })
+        .await,
+        ["Navidrome"]
+    );
+    assert!(
+        names(ServiceFilter {
+            text: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .len()
+            == 1,
+        "% is a literal"
+    );
+    assert!(
+        names(ServiceFilter {
+            text: Some("_".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty(),
+        "_ is a literal"
+    );
+}
+
+async fn groups_reorder_only_with_every_id_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = store.create_group(&new_group("A")).await.unwrap().id;
+    let b = store.create_group(&new_group("B")).await.unwrap().id;
+    let c = store.create_group(&new_group("C")).await.unwrap().id;
+
+    let reordered = store.reorder_groups(&[c, a, b]).await.unwrap();
+    assert_eq!(
+        reordered.iter().map(|g| (g.id, g.position)).collect::<Vec<_>>(),
+        [(c, 0), (a, 1), (b, 2)]
+    );
+
+    for bad in [vec![c, a], vec![c, a, b, 999], vec![c, a, a, b]] {
+        let err = store.reorder_groups(&bad).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "ids", .. }),
+            "{bad:?}: {err:?}"
+        );
+    }
+    let order: Vec<i64> = store.list_groups().await.unwrap().iter().map(|g| g.id).collect();
+    assert_eq!(order, [c, a, b], "refused orders changed nothing");
+}
+
+async fn services_reorder_within_their_group(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let other = store.create_group(&new_group("Other")).await.unwrap().id;
+    let x = store.create_service(&new_service(group, "X")).await.unwrap().id;
+    let y = store.create_service(&new_service(group, "Y")).await.unwrap().id;
+    let foreign = store.create_service(&new_service(other, "Z")).await.unwrap().id;
+
+    let ordered = store.reorder_services(group, &[y, x]).await.unwrap();
+    assert_eq!(
+        ordered.iter().map(|s| (s.id, s.position)).collect::<Vec<_>>(),
+        [(y, 0), (x, 1)]
+    );
+    let err = store.reorder_services(group, &[y, x, foreign]).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid { field: "ids", .. }),
+        "a tile of another group: {err:?}"
+    );
+    let missing = store.reorder_services(123_456, &[]).await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::NotFound { entity: "group", .. }),
+        "{missing:?}"
+    );
+}
+
+async fn deleting_a_group_with_tiles_needs_cascade(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("Doomed")).await.unwrap().id;
+    let tile = store
+        .create_service(&NewService {
+            tags: Some(vec!["x".into()]),
+            ..new_service(group, "Tile")
+        })
+        .await
+        .unwrap()
+        .id;
+    let refused = store.delete_group(group, false).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict { .. }), "{refused:?}");
+    assert!(
+        store.get_service(tile).await.is_ok(),
+        "a refused delete keeps the tiles"
+    );
+
+    store.delete_group(group, true).await.unwrap();
+    assert!(matches!(
+        store.get_group(group).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.get_service(tile).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let empty = store.create_group(&new_group("Empty")).await.unwrap().id;
+    store.delete_group(empty, false).await.unwrap();
+    assert!(store.list_groups().await.unwrap().is_empty());
+}
+
+async fn unknown_ids_are_not_found(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let missing = 987_654;
+    let not_found = |result: Result<(), StoreError>| matches!(result, Err(StoreError::NotFound { id, .. }) if id == missing);
+    assert!(not_found(store.get_group(missing).await.map(drop)));
+    assert!(not_found(
+        store
+            .update_group(
+                missing,
+                &GroupPatch {
+                    name: Some("x".into())
+                }
+            )
+            .await
+            .map(drop)
+    ));
+    assert!(not_found(store.delete_group(missing, true).await));
+    assert!(not_found(store.get_service(missing).await.map(drop)));
+    assert!(not_found(
+        store
+            .update_service(missing, &ServicePatch::default())
+            .await
+            .map(drop)
+    ));
+    assert!(not_found(store.delete_service(missing).await));
+}
+
+async fn concurrent_writes_all_land_with_distinct_positions(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|index| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_group(&new_group(&format!("group {index}"))).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("every concurrent create succeeds");
+    }
+    let mut positions: Vec<i64> = store
+        .list_groups()
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.position)
+        .collect();
+    positions.sort();
+    assert_eq!(positions, (0..24).collect::<Vec<i64>>());
+
+    let group = store.list_groups().await.unwrap()[0].id;
+    let tasks: Vec<_> = (0..40)
+        .map(|index| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let service = store
+                    .create_service(&new_service(group, &format!("tile{index}")))
+                    .await?;
+                store
+                    .update_service(
+                        service.id,
+                        &ServicePatch {
+                            tags: Some(vec![format!("t{index}")]),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("every concurrent create and update succeeds");
+    }
+    let tiles = &store
+        .dashboard()
+        .await
+        .unwrap()
+        .groups
+        .into_iter()
+        .find(|g| g.id == group)
+        .unwrap()
+        .services;
+    assert_eq!(
+        tiles.iter().map(|s| s.position).collect::<Vec<_>>(),
+        (0..40).collect::<Vec<i64>>()
+    );
+    assert!(tiles.iter().all(|s| s.tags.len() == 1));
+}
+
+async fn dashboard_matches_lists_in_order(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let first = store.create_group(&new_group("First")).await.unwrap().id;
+    let second = store.create_group(&new_group("Second")).await.unwrap().id;
+    let empty = store.create_group(&new_group("Empty")).await.unwrap().id;
+    let b = store.create_service(&new_service(second, "B")).await.unwrap().id;
+    let a = store.create_service(&new_service(first, "A")).await.unwrap().id;
+    let c = store.create_service(&new_service(second, "C")).await.unwrap().id;
+    store.reorder_services(second, &[c, b]).await.unwrap();
+    store.reorder_groups(&[second, empty, first]).await.unwrap();
+
+    let dashboard = store.dashboard().await.unwrap();
+    let shape: Vec<(i64, Vec<i64>)> = dashboard
+        .groups
+        .iter()
+        .map(|g| (g.id, g.services.iter().map(|s| s.id).collect()))
+        .collect();
+    assert_eq!(shape, [(second, vec![c, b]), (empty, vec![]), (first, vec![a])]);
+    assert_eq!(
+        dashboard.groups[0].services[0],
+        store.get_service(c).await.unwrap()
+    );
+}
+
+async fn migrations_are_current_and_idempotent(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let status = store.migration_status().await.unwrap();
+    assert!(status.is_current() && status.expected >= 1, "{status:?}");
+    store
+        .migrate()
+        .await
+        .expect("running migrations again is harmless");
+    assert_eq!(store.migration_status().await.unwrap(), status);
+    store.ping().await.unwrap();
+}
