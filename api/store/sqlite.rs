@@ -75,6 +75,30 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    /// Which file was opened: writes into a file that was deleted or replaced underneath us would be lost.
+    identity: Option<FileIdentity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    fn of(path: &std::path::Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|meta| Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &std::path::Path) -> Option<Self> {
+        std::fs::metadata(path).ok().map(|_| Self { device: 0, inode: 0 })
+    }
 }
 
 /// SQLite reports a missing, moved, unwritable, full or locked file through its result codes; those mean
@@ -152,12 +176,39 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(unreachable)?;
-        Ok(Self { writer, reader, path })
+        let identity = FileIdentity::of(&path);
+        Ok(Self {
+            writer,
+            reader,
+            path,
+            identity,
+        })
+    }
+
+    /// Fails when the database file is no longer the one we opened (deleted, moved, or replaced).
+    fn check_file(&self) -> StoreResult<()> {
+        match FileIdentity::of(&self.path) {
+            None => Err(StoreError::Unavailable(format!(
+                "the database file {} is missing",
+                self.path.display()
+            ))),
+            Some(current) if Some(current) != self.identity => Err(StoreError::Unavailable(format!(
+                "the database file {} was replaced while the server was running; restart it",
+                self.path.display()
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The writer connection, once we know writes would land in the file we opened.
+    fn writer(&self) -> StoreResult<&SqlitePool> {
+        self.check_file()?;
+        Ok(&self.writer)
     }
 
     /// A write transaction that takes the write lock at once, so it never has to upgrade later.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer
+        self.writer()?
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(sqlite_error)
@@ -234,12 +285,7 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         // An open connection keeps answering after its file is deleted, so look at the file too.
-        if tokio::fs::metadata(&self.path).await.is_err() {
-            return Err(StoreError::Unavailable(format!(
-                "the database file {} is missing",
-                self.path.display()
-            )));
-        }
+        self.check_file()?;
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
             .fetch_one(&self.reader)
             .await
@@ -299,7 +345,7 @@ impl Store for SqliteStore {
         )
         .bind(&group.name)
         .bind(at)
-        .fetch_one(&self.writer)
+        .fetch_one(self.writer()?)
         .await
         .map_err(|err| match is_unique_violation(&err) {
             true => group_name_clash(&group.name),
@@ -315,7 +361,7 @@ impl Store for SqliteStore {
         .bind(id)
         .bind(&patch.name)
         .bind(now())
-        .fetch_optional(&self.writer)
+        .fetch_optional(self.writer()?)
         .await
         .map_err(|err| match (is_unique_violation(&err), &patch.name) {
             (true, Some(name)) => group_name_clash(name),
@@ -484,7 +530,7 @@ impl Store for SqliteStore {
     async fn delete_service(&self, id: i64) -> StoreResult<()> {
         let deleted = sqlx::query("DELETE FROM services WHERE id = ?1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(self.writer()?)
             .await
             .map_err(sqlite_error)?;
         match deleted.rows_affected() {

@@ -76,6 +76,12 @@ impl TestDb {
         }
     }
 
+    /// The same database reached through another URL (e.g. through a proxy).
+    pub fn with_url(mut self, url: DatabaseUrl) -> Self {
+        self.url = url;
+        self
+    }
+
     /// The SQLite file's path (SQLite only).
     pub fn sqlite_path(&self) -> PathBuf {
         self.dir.path().join("data").join("homewatch.db")
