@@ -16,7 +16,8 @@ fn init_logging(format: LogFormat, filter: &str) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         }
     };
     let config = cli.config;
+    let log_format = config.log_format;
     let result = runtime.block_on(async {
         match command {
             Command::Serve | Command::Openapi => server::serve(&config).await,
@@ -49,8 +51,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err}");
-            eprintln!("error: {err}");
+            match log_format {
+                LogFormat::Json => tracing::error!("{err}"),
+                LogFormat::Text => eprintln!("error: {err}"),
+            }
             ExitCode::from(err.exit_code())
         }
     }

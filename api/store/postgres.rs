@@ -6,7 +6,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{
-    PgPool, Postgres, Transaction,
+    Connection, PgConnection, PgPool, Postgres, Transaction,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -110,31 +110,43 @@ impl PostgresStore {
             options.get_database().unwrap_or(options.get_username()),
             options.get_username()
         );
-        let connected = PgPoolOptions::new()
+        // One direct connection first: the pool would only report "timed out", hiding the real reason
+        // (connection refused, wrong password, no such database).
+        let probe = tokio::time::timeout(pool.acquire_timeout, PgConnection::connect_with(&options)).await;
+        let failure = match probe {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                None
+            }
+            Ok(Err(err)) => {
+                // Wrong credentials or a missing database will not fix themselves by waiting.
+                let permanent = matches!(&err, sqlx::Error::Database(db)
+                    if db.code().is_some_and(|code| code.starts_with("28") || code == "3D000"));
+                Some((url.scrub(&err.to_string()), permanent))
+            }
+            Err(_) => Some((
+                format!("no answer within {} ms", pool.acquire_timeout.as_millis()),
+                false,
+            )),
+        };
+        if let Some((reason, permanent)) = failure {
+            let message = format!(
+                "cannot connect to {target}: {reason}. Check that the server is running and reachable, \
+                 and that DATABASE_URL names the right host, port, database, user and password"
+            );
+            return Err(if permanent {
+                ConnectError::Config(message)
+            } else {
+                ConnectError::Unreachable(message)
+            });
+        }
+        let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .min_connections(pool.min_connections.min(pool.max_connections))
             .max_lifetime(pool.max_lifetime)
             .acquire_timeout(pool.acquire_timeout)
-            .connect_with(options)
-            .await;
-        match connected {
-            Ok(pool) => Ok(Self { pool, target }),
-            Err(err) => {
-                // Wrong credentials or a missing database will not fix themselves by waiting.
-                let permanent = matches!(&err, sqlx::Error::Database(db)
-                    if db.code().is_some_and(|code| code.starts_with("28") || code == "3D000"));
-                let reason = url.scrub(&err.to_string());
-                let message = format!(
-                    "cannot connect to {target}: {reason}. Check that the server is running and reachable, \
-                     and that DATABASE_URL names the right host, port, database, user and password"
-                );
-                Err(if permanent {
-                    ConnectError::Config(message)
-                } else {
-                    ConnectError::Unreachable(message)
-                })
-            }
-        }
+            .connect_lazy_with(options);
+        Ok(Self { pool, target })
     }
 
     async fn lock_group(tx: &mut Transaction<'static, Postgres>, id: i64) -> StoreResult<bool> {

@@ -134,7 +134,8 @@ impl SqliteStore {
             .busy_timeout(pool.sqlite_busy_timeout)
             .synchronous(SqliteSynchronous::Normal);
         let path = options.get_filename().to_owned();
-        if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+        let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
+        if in_memory || path.as_os_str().is_empty() {
             return Err(ConnectError::Config(
                 "an in-memory SQLite database would lose everything on restart; give a file path, \
                  for example sqlite://data/homewatch.db"

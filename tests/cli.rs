@@ -1,0 +1,369 @@
+//! The `homewatch` binary as users run it: start-up, logs, signals, subcommands, and the committed spec.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_homewatch");
+
+fn homewatch(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("HOMEWATCH_LISTEN", "127.0.0.1:0")
+        .env(
+            "HOMEWATCH_WEB_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("web"),
+        )
+        .env("HOMEWATCH_LOG", "info");
+    command
+}
+
+/// A running server process whose log lines are collected as they come.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!(
+            "no log line with `{needle}` within 30 s; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn base_url(&mut self) -> String {
+        let line = self.wait_for("listening on http://");
+        let start = line.find("http://").unwrap();
+        line[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.seen.extend(self.lines.try_iter());
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let response = client.get(url).send().await.expect("request");
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
+#[test]
+fn committed_openapi_json_matches_the_code() {
+    let output = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let generated = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(generated.trim_end(), homewatch::http::spec_json().trim_end());
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json")).unwrap();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi.json is out of date with the code: regenerate it with `cargo run -- openapi > openapi.json`"
+    );
+}
+
+#[test]
+fn first_run_creates_the_sqlite_file_under_data_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut server = Server::start(homewatch(dir.path()));
+    let base = server.base_url();
+    let listening = server.seen.last().unwrap().clone();
+    assert!(
+        listening.contains("SQLite file data/homewatch.db"),
+        "says which store: {listening}"
+    );
+    let mut health = get(&format!("{base}/healthz"));
+    while health.0 != 200 && started.elapsed() < Duration::from_secs(10) {
+        health = get(&format!("{base}/healthz"));
+    }
+    assert_eq!(health, (200, r#"{"status":"ok","store":"sqlite"}"#.to_owned()));
+    eprintln!(
+        "start to first 200 on /healthz: {} ms",
+        started.elapsed().as_millis()
+    );
+    assert!(dir.path().join("data/homewatch.db").is_file());
+
+    let (status, _) = get(&format!("{base}/api/v1/groups"));
+    assert_eq!(status, 200);
+    let logged = server.wait_for("path=/api/v1/groups");
+    assert!(
+        logged.contains("method=GET") && logged.contains("status=200"),
+        "request log: {logged}"
+    );
+    assert!(
+        !logged.contains('\u{1b}'),
+        "no colour codes when the log is not a terminal: {logged}"
+    );
+
+    let exit = server.terminate();
+    assert!(
+        exit.success(),
+        "graceful shutdown exits 0: {exit:?}\n{}",
+        server.seen.join("\n")
+    );
+    assert!(server.seen.iter().any(|l| l.contains("shutting down")));
+}
+
+#[test]
+fn json_logs_carry_method_path_status_latency_and_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = homewatch(dir.path());
+    command.env("HOMEWATCH_LOG_FORMAT", "json");
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    get(&format!("{base}/api/v1/dashboard"));
+    let line = server.wait_for("/api/v1/dashboard");
+    let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["path"], "/api/v1/dashboard");
+    assert_eq!(entry["status"], 200);
+    assert!(entry["latency_ms"].as_f64().is_some());
+    assert!(entry["request_id"].as_str().is_some_and(|id| id.len() >= 32));
+}
+
+#[test]
+fn migrate_and_healthcheck_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = homewatch(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let said = String::from_utf8(migrate.stdout).unwrap();
+    assert!(said.contains("1 of 1 migrations applied"), "{said}");
+
+    let mut server = Server::start(homewatch(dir.path()));
+    let base = server.base_url();
+    let ok = homewatch(dir.path())
+        .args(["healthcheck", "--url", &format!("{base}/healthz")])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    server.terminate();
+    let closed = homewatch(dir.path())
+        .args(["healthcheck", "--url", &format!("{base}/healthz")])
+        .output()
+        .unwrap();
+    assert!(
+        !closed.status.success(),
+        "a stopped server fails the health check"
+    );
+}
+
+#[test]
+fn help_lists_commands_and_settings() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8(help.stdout).unwrap();
+    for word in [
+        "serve",
+        "migrate",
+        "openapi",
+        "healthcheck",
+        "DATABASE_URL",
+        "HOMEWATCH_LISTEN",
+    ] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+}
+
+#[test]
+fn bad_settings_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_scheme = homewatch(dir.path())
+        .env("DATABASE_URL", "mysql://root@localhost/hw")
+        .output()
+        .unwrap();
+    assert_eq!(bad_scheme.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_scheme.stderr).contains("scheme `mysql:` is not supported"));
+
+    let memory = homewatch(dir.path())
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert_eq!(memory.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&memory.stderr).contains("give a file path"));
+
+    let duration = homewatch(dir.path())
+        .env("HOMEWATCH_REQUEST_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert!(!duration.status.success());
+    assert!(String::from_utf8_lossy(&duration.stderr).contains("not a duration"));
+}
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_url_without_the_feature_says_how_to_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = homewatch(dir.path())
+        .env("DATABASE_URL", "postgres://hw:pw-123@127.0.0.1/hw")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--features postgres"), "{stderr}");
+    assert!(!stderr.contains("pw-123"));
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn unreachable_postgres_is_retried_then_named_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = homewatch(dir.path())
+        .env(
+            "DATABASE_URL",
+            "postgres://homewatch:hunter2-secret@127.0.0.1:9/homewatch_db",
+        )
+        .env("HOMEWATCH_DB_CONNECT_TIMEOUT", "2s")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for part in ["127.0.0.1:9", "homewatch_db", "user `homewatch`", "refused"] {
+        assert!(stderr.contains(part), "the message names {part}: {stderr}");
+    }
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+    assert!(stderr.matches("retry_in_ms").count() >= 2, "it retried: {stderr}");
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_server_never_logs_the_password() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = runtime.block_on(postgres_db());
+    let mut url = url::Url::parse(&created.0).unwrap();
+    url.set_password(Some("s3cret-in-url")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = homewatch(dir.path());
+    command
+        .env("DATABASE_URL", url.as_str())
+        .env("HOMEWATCH_LOG", "debug");
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    assert_eq!(
+        get(&format!("{base}/healthz")).1,
+        r#"{"status":"ok","store":"postgres"}"#
+    );
+    get(&format!("{base}/api/v1/dashboard"));
+    server.terminate();
+    assert!(server.seen.iter().any(|line| line.contains("PostgreSQL at")));
+    assert!(
+        !server.seen.join("\n").contains("s3cret-in-url"),
+        "a log line shows the password"
+    );
+    runtime.block_on(drop_db(&created.1));
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres_db() -> (String, String) {
+    use sqlx::Connection;
+    let admin = std::env::var("HOMEWATCH_TEST_DATABASE_URL")
+        .expect("set HOMEWATCH_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres");
+    let name = format!("homewatch_cli_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("reach the PostgreSQL test server");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+#[cfg(feature = "postgres")]
+async fn drop_db(name: &str) {
+    use sqlx::Connection;
+    let admin = std::env::var("HOMEWATCH_TEST_DATABASE_URL").unwrap();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
