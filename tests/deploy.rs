@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_yaml_ng::Value;
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn compose() -> Value {
@@ -24,25 +25,49 @@ fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value.as_sequence().unwrap_or(&Vec::new()).iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    value
+        .as_sequence()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 #[test]
 fn plain_up_runs_homewatch_on_sqlite_in_a_named_volume() {
     let env_file = read(".env");
-    assert!(env_file.lines().any(|line| line.trim() == "COMPOSE_PROFILES=sqlite"), "`.env` picks the sqlite profile");
+    assert!(
+        env_file
+            .lines()
+            .any(|line| line.trim() == "COMPOSE_PROFILES=sqlite"),
+        "`.env` picks the sqlite profile"
+    );
 
     let compose = compose();
     let app = service(&compose, "homewatch");
     assert_eq!(strings(&app["profiles"]), ["sqlite"]);
     assert_eq!(app["build"], Value::from("."));
-    assert!(app["environment"]["DATABASE_URL"].as_str().unwrap().starts_with("sqlite:///data/"));
-    assert_eq!(app["environment"]["HOMEWATCH_LISTEN"], Value::from("0.0.0.0:8080"));
+    assert!(
+        app["environment"]["DATABASE_URL"]
+            .as_str()
+            .unwrap()
+            .starts_with("sqlite:///data/")
+    );
+    assert_eq!(
+        app["environment"]["HOMEWATCH_LISTEN"],
+        Value::from("0.0.0.0:8080")
+    );
     assert!(strings(&app["ports"]).iter().any(|p| p.ends_with(":8080")));
-    let volume = strings(&app["volumes"]).into_iter().find(|v| v.ends_with(":/data")).expect("a volume at /data");
+    let volume = strings(&app["volumes"])
+        .into_iter()
+        .find(|v| v.ends_with(":/data"))
+        .expect("a volume at /data");
     let volume_name = volume.split(':').next().unwrap();
     assert!(compose["volumes"][volume_name].is_null() || compose["volumes"][volume_name].is_mapping());
-    assert!(compose["volumes"].as_mapping().unwrap().contains_key(volume_name), "named volume declared");
+    assert!(
+        compose["volumes"].as_mapping().unwrap().contains_key(volume_name),
+        "named volume declared"
+    );
 }
 
 #[test]
@@ -54,50 +79,112 @@ fn postgres_profile_adds_a_healthy_postgres_that_homewatch_waits_for_and_uses() 
     assert!(test.contains("pg_isready"), "postgres has a health check: {test}");
 
     let app = service(&compose, "homewatch-postgres");
-    assert_eq!(strings(&app["profiles"]), ["postgres"], "replaces the sqlite app under --profile postgres");
-    assert_eq!(app["build"], service(&compose, "homewatch")["build"], "the same image as the sqlite app");
-    assert_eq!(app["depends_on"]["postgres"]["condition"], Value::from("service_healthy"));
+    assert_eq!(
+        strings(&app["profiles"]),
+        ["postgres"],
+        "replaces the sqlite app under --profile postgres"
+    );
+    assert_eq!(
+        app["build"],
+        service(&compose, "homewatch")["build"],
+        "the same image as the sqlite app"
+    );
+    assert_eq!(
+        app["depends_on"]["postgres"]["condition"],
+        Value::from("service_healthy")
+    );
 
     let url = url::Url::parse(app["environment"]["DATABASE_URL"].as_str().unwrap()).expect("a URL");
     assert_eq!(url.scheme(), "postgres");
-    assert_eq!(url.host_str(), Some("postgres"), "reaches the compose service by name");
-    assert_eq!(url.path().trim_start_matches('/'), postgres["environment"]["POSTGRES_DB"].as_str().unwrap());
-    assert_eq!(url.username(), postgres["environment"]["POSTGRES_USER"].as_str().unwrap());
-    assert!(strings(&postgres["volumes"]).iter().any(|v| v.ends_with(":/var/lib/postgresql/data")));
+    assert_eq!(
+        url.host_str(),
+        Some("postgres"),
+        "reaches the compose service by name"
+    );
+    assert_eq!(
+        url.path().trim_start_matches('/'),
+        postgres["environment"]["POSTGRES_DB"].as_str().unwrap()
+    );
+    assert_eq!(
+        url.username(),
+        postgres["environment"]["POSTGRES_USER"].as_str().unwrap()
+    );
+    assert!(
+        strings(&postgres["volumes"])
+            .iter()
+            .any(|v| v.ends_with(":/var/lib/postgresql/data"))
+    );
     // The two app services publish the same port and must never both be enabled.
-    let profiles: Vec<Vec<String>> =
-        ["homewatch", "homewatch-postgres"].iter().map(|name| strings(&service(&compose, name)["profiles"])).collect();
+    let profiles: Vec<Vec<String>> = ["homewatch", "homewatch-postgres"]
+        .iter()
+        .map(|name| strings(&service(&compose, name)["profiles"]))
+        .collect();
     assert!(profiles[0].iter().all(|p| !profiles[1].contains(p)));
 }
 
 #[test]
 fn dockerfile_builds_postgres_support_and_runs_non_root_with_a_healthcheck() {
     let dockerfile = read("Dockerfile");
-    let stages = dockerfile.lines().filter(|line| line.starts_with("FROM ")).count();
+    let stages = dockerfile
+        .lines()
+        .filter(|line| line.starts_with("FROM "))
+        .count();
     assert!(stages >= 2, "multi-stage build");
     assert!(dockerfile.contains("cargo build --release --locked --features postgres"));
-    let user = dockerfile.lines().rev().find(|l| l.starts_with("USER ")).expect("a USER line");
+    let user = dockerfile
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER line");
     let account = user["USER ".len()..].split(':').next().unwrap().trim();
     assert!(!matches!(account, "root" | "0"), "runs as non-root: {user}");
-    assert!(dockerfile.contains(r#"CMD ["/usr/local/bin/homewatch", "healthcheck"]"#), "HEALTHCHECK through the binary");
+    assert!(
+        dockerfile.contains(r#"CMD ["/usr/local/bin/homewatch", "healthcheck"]"#),
+        "HEALTHCHECK through the binary"
+    );
     assert!(dockerfile.contains("HOMEWATCH_LISTEN=0.0.0.0:8080") && dockerfile.contains("EXPOSE 8080"));
 
     // The builder's Rust is at least the crate's rust-version.
-    let image = dockerfile.lines().find(|l| l.starts_with("FROM rust:")).expect("a rust builder image");
-    let builder: Vec<u32> =
-        image["FROM rust:".len()..].split('-').next().unwrap().split('.').map(|n| n.parse().unwrap()).collect();
+    let image = dockerfile
+        .lines()
+        .find(|l| l.starts_with("FROM rust:"))
+        .expect("a rust builder image");
+    let builder: Vec<u32> = image["FROM rust:".len()..]
+        .split('-')
+        .next()
+        .unwrap()
+        .split('.')
+        .map(|n| n.parse().unwrap())
+        .collect();
     let manifest = read("Cargo.toml");
     let required = manifest.lines().find(|l| l.starts_with("rust-version")).unwrap();
-    let required: Vec<u32> =
-        required.split('"').nth(1).unwrap().split('.').map(|n| n.parse().unwrap()).collect();
-    assert!(builder >= required, "builder {builder:?} < rust-version {required:?}");
+    let required: Vec<u32> = required
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        builder >= required,
+        "builder {builder:?} < rust-version {required:?}"
+    );
 
     // Everything the Dockerfile copies from the repository exists.
-    for line in dockerfile.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")) {
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+    {
         let parts: Vec<&str> = line.split_whitespace().skip(1).collect();
         for source in &parts[..parts.len() - 1] {
-            assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(source).exists(), "COPY source {source} is missing");
+            assert!(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(source).exists(),
+                "COPY source {source} is missing"
+            );
         }
     }
-    assert!(read(".dockerignore").lines().any(|l| l.trim() == "target"), "the build context leaves out target/");
+    assert!(
+        read(".dockerignore").lines().any(|l| l.trim() == "target"),
+        "the build context leaves out target/"
+    );
 }

@@ -98,16 +98,16 @@ async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Re
         .to_owned();
     let mut response = next.get_response(request).await;
     let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        if response.headers().get(header::CONTENT_TYPE).is_none() && method != Method::HEAD {
-            let detail = match status {
-                StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".to_owned(),
-                _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
-            };
-            let headers = response.headers().clone();
-            response = Problem::new(status, detail).into_response_with_status();
-            response.headers_mut().extend(headers);
-        }
+    let bodiless = response.headers().get(header::CONTENT_TYPE).is_none() && method != Method::HEAD;
+    if (status.is_client_error() || status.is_server_error()) && bodiless {
+        let detail = match status {
+            StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".to_owned(),
+            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let mut headers = response.headers().clone();
+        headers.remove(header::CONTENT_LENGTH);
+        response = Problem::new(status, detail).into_response_with_status();
+        response.headers_mut().extend(headers);
     }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(target: "homewatch::http", %method, %path, status = status.as_u16(), latency_ms, request_id, "request");
