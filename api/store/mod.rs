@@ -7,6 +7,8 @@ use async_trait::async_trait;
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::model::{
     Dashboard, DashboardGroup, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage,
     ServicePatch, cursor,
@@ -313,6 +315,58 @@ pub(crate) fn like_pattern(text: &str) -> String {
 pub(crate) fn decode_tags(json: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(json)
         .map_err(|err| StoreError::Other(format!("tags column is not a JSON array: {err}")))
+}
+
+/// A tile as both dialects return it, tags as a JSON array in text.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ServiceRow {
+    pub(crate) id: i64,
+    pub(crate) group_id: i64,
+    pub(crate) name: String,
+    pub(crate) url: String,
+    pub(crate) description: String,
+    pub(crate) icon: Option<String>,
+    pub(crate) position: i64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) tags: String,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> StoreResult<Self> {
+        Ok(Service {
+            id: row.id,
+            group_id: row.group_id,
+            name: row.name,
+            url: row.url,
+            description: row.description,
+            icon: row.icon,
+            tags: decode_tags(&row.tags)?,
+            position: row.position,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub(crate) fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
+    rows.into_iter().map(Service::try_from).collect()
+}
+
+pub(crate) fn service_name_clash(group_id: i64, name: &str) -> StoreError {
+    StoreError::Conflict {
+        field: Some("name"),
+        message: format!("group {group_id} already has a service named `{name}`"),
+    }
+}
+
+pub(crate) fn no_such_group(group_id: i64) -> StoreError {
+    StoreError::Invalid {
+        field: "group_id",
+        message: format!("no group has id {group_id}"),
+    }
 }
 
 pub(crate) fn group_name_clash(name: &str) -> StoreError {

@@ -4,7 +4,6 @@
 use std::{path::PathBuf, str::FromStr};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::{
     Sqlite, SqlitePool, Transaction,
     migrate::Migrator,
@@ -12,8 +11,9 @@ use sqlx::{
 };
 
 use super::{
-    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, Store, StoreError, StoreKind, StoreResult,
-    assemble_dashboard, decode_tags, group_name_clash, group_not_empty, like_pattern, now, page,
+    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, ServiceRow, Store, StoreError, StoreKind,
+    StoreResult, assemble_dashboard, group_name_clash, group_not_empty, into_services, like_pattern,
+    no_such_group, now, page, service_name_clash,
 };
 use crate::model::{
     Dashboard, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch,
@@ -33,43 +33,6 @@ macro_rules! service_columns {
 
 const GROUPS_ORDERED: &str =
     "SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id";
-
-#[derive(sqlx::FromRow)]
-struct ServiceRow {
-    id: i64,
-    group_id: i64,
-    name: String,
-    url: String,
-    description: String,
-    icon: Option<String>,
-    position: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    tags: String,
-}
-
-impl TryFrom<ServiceRow> for Service {
-    type Error = StoreError;
-
-    fn try_from(row: ServiceRow) -> StoreResult<Self> {
-        Ok(Service {
-            id: row.id,
-            group_id: row.group_id,
-            name: row.name,
-            url: row.url,
-            description: row.description,
-            icon: row.icon,
-            tags: decode_tags(&row.tags)?,
-            position: row.position,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
-    rows.into_iter().map(Service::try_from).collect()
-}
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -257,20 +220,6 @@ impl SqliteStore {
         .await
         .map_err(sqlite_error)?;
         Ok(())
-    }
-
-    fn name_clash(group_id: i64, name: &str) -> StoreError {
-        StoreError::Conflict {
-            field: Some("name"),
-            message: format!("group {group_id} already has a service named `{name}`"),
-        }
-    }
-
-    fn no_group(group_id: i64) -> StoreError {
-        StoreError::Invalid {
-            field: "group_id",
-            message: format!("no group has id {group_id}"),
-        }
     }
 }
 
@@ -464,7 +413,7 @@ impl Store for SqliteStore {
     async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
         let mut tx = self.write().await?;
         if !Self::group_exists(&mut tx, service.group_id).await? {
-            return Err(Self::no_group(service.group_id));
+            return Err(no_such_group(service.group_id));
         }
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -482,7 +431,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
-            true => Self::name_clash(service.group_id, &service.name),
+            true => service_name_clash(service.group_id, &service.name),
             false => sqlite_error(err),
         })?;
         Self::replace_tags(&mut tx, id, service.tags.as_deref().unwrap_or_default()).await?;
@@ -497,7 +446,7 @@ impl Store for SqliteStore {
         let next = patch.merged_with(&current);
         let moves = next.group_id != current.group_id;
         if moves && !Self::group_exists(&mut tx, next.group_id).await? {
-            return Err(Self::no_group(next.group_id));
+            return Err(no_such_group(next.group_id));
         }
         sqlx::query(
             "UPDATE services SET group_id = ?2, name = ?3, url = ?4, description = ?5, icon = ?6, updated_at = ?7, \
@@ -517,7 +466,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
-            true => Self::name_clash(next.group_id, &next.name),
+            true => service_name_clash(next.group_id, &next.name),
             false => sqlite_error(err),
         })?;
         if let Some(tags) = &patch.tags {
