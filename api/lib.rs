@@ -4,5 +4,6 @@
 pub mod config;
 pub mod http;
 pub mod model;
+pub mod monitor;
 pub mod server;
 pub mod store;

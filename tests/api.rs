@@ -22,6 +22,7 @@ on_every_store!(
     probes_report_the_store,
     data_survives_a_restart,
     spec_docs_and_web_app_are_served,
+    checks_are_validated_and_follow_the_url,
 );
 
 async fn groups_round_trip(backend: Backend) {
@@ -610,4 +611,78 @@ async fn spec_docs_and_web_app_are_served(backend: Backend) {
         "the web app's own routes fall back to index.html"
     );
     assert_eq!(client_route.text, index.text);
+}
+
+async fn checks_are_validated_and_follow_the_url(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let group = app.group("Watched").await;
+    let created = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "Jellyfin", "url": "https://jf.lan:8096",
+                    "check": { "kind": "http", "expected_status": "200-299,301", "interval_s": 30 } }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let check = &created.body["check"];
+    assert_eq!(check["kind"], "http");
+    assert_eq!(check["target"], Value::Null, "null: follows the url");
+    assert_eq!(
+        (
+            check["interval_s"].as_u64(),
+            check["timeout_s"].as_u64(),
+            check["retries"].as_u64()
+        ),
+        (Some(30), Some(10), Some(2))
+    );
+    assert_eq!(
+        (check["method"].as_str(), check["follow_redirects"].as_bool()),
+        (Some("GET"), Some(true))
+    );
+    assert_eq!(created.body["status"]["state"], "unknown");
+
+    let bad = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "Bad", "url": "https://x.lan",
+                    "check": { "kind": "tcp", "target": "x.lan", "interval_s": 1, "method": "GET" } }),
+        )
+        .await;
+    assert_eq!(
+        bad.invalid_fields(),
+        ["check.interval_s", "check.method", "check.target"]
+    );
+    let unknown_kind = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "B", "url": "https://x.lan", "check": { "kind": "ping" } }),
+        )
+        .await;
+    assert_eq!(unknown_kind.invalid_fields(), ["check.kind"]);
+    let keyword = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "K", "url": "https://x.lan", "check": { "kind": "keyword" } }),
+        )
+        .await;
+    assert_eq!(keyword.invalid_fields(), ["check.keyword"]);
+
+    let id = created.body["id"].as_i64().unwrap();
+    let off = app
+        .patch(&format!("/api/v1/services/{id}"), json!({ "check": null }))
+        .await;
+    assert_eq!(off.body["check"], Value::Null);
+    let on = app
+        .patch(
+            &format!("/api/v1/services/{id}"),
+            json!({ "check": { "kind": "dns", "record_type": "a" } }),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    assert_eq!(on.body["check"]["record_type"], "A");
+    assert_eq!(
+        on.body["check"]["method"],
+        Value::Null,
+        "http fields are not shown on a dns check"
+    );
 }

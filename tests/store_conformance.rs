@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::{Backend, TestDb};
 use homewatch::{
-    model::{GroupPatch, NewGroup, NewService, ServiceFilter, ServicePatch},
+    model::{Check, CheckKind, GroupPatch, NewGroup, NewService, ServiceFilter, ServicePatch, ServiceState},
     store::{Store, StoreError},
 };
 use poem_openapi::types::MaybeUndefined;
@@ -28,6 +28,7 @@ on_every_store!(
     concurrent_writes_all_land_with_distinct_positions,
     dashboard_matches_lists_in_order,
     migrations_are_current_and_idempotent,
+    checks_are_stored_replaced_and_removed,
 );
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
@@ -48,7 +49,17 @@ fn new_service(group_id: i64, name: &str) -> NewService {
         description: None,
         icon: None,
         tags: None,
+        check: None,
     }
+}
+
+fn tcp_check(target: Option<&str>) -> Check {
+    let mut errors = Vec::new();
+    let check: Check =
+        serde_json::from_value(serde_json::json!({ "kind": "tcp", "target": target, "retries": 3 })).unwrap();
+    let check = check.normalised(Some("https://nas.lan"), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    check
 }
 
 async fn groups_are_created_in_order_and_updated(backend: Backend) {
@@ -684,4 +695,70 @@ async fn migrations_are_current_and_idempotent(backend: Backend) {
         .expect("running migrations again is harmless");
     assert_eq!(store.migration_status().await.unwrap(), status);
     store.ping().await.unwrap();
+}
+
+async fn checks_are_stored_replaced_and_removed(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("Watched")).await.unwrap().id;
+    let plain = store
+        .create_service(&new_service(group, "Link only"))
+        .await
+        .unwrap();
+    assert_eq!(plain.check, None);
+    assert_eq!(plain.status.state, ServiceState::Unknown);
+    assert_eq!(plain.status.last_checked_at, None);
+
+    let watched = store
+        .create_service(&NewService {
+            check: Some(tcp_check(None)),
+            ..new_service(group, "NAS")
+        })
+        .await
+        .unwrap();
+    let check = watched.check.clone().expect("the check is kept");
+    assert_eq!(
+        (check.kind, check.retries, check.interval_s),
+        (CheckKind::Tcp, Some(3), Some(60))
+    );
+    assert_eq!(check.target, None, "a left-out target stays left out");
+    assert_eq!(store.get_service(watched.id).await.unwrap(), watched);
+
+    let replaced = store
+        .update_service(
+            watched.id,
+            &ServicePatch {
+                check: MaybeUndefined::Value(tcp_check(Some("nas.lan:22"))),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.check.as_ref().and_then(|c| c.target.as_deref()),
+        Some("nas.lan:22")
+    );
+    let renamed = store
+        .update_service(
+            watched.id,
+            &ServicePatch {
+                name: Some("NAS 2".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.check, replaced.check, "a patch without `check` keeps it");
+    let removed = store
+        .update_service(
+            watched.id,
+            &ServicePatch {
+                check: MaybeUndefined::Null,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed.check, None);
+    let dashboard = store.dashboard().await.unwrap();
+    assert_eq!(dashboard.groups[0].services[1].check, None);
 }

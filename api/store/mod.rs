@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     Dashboard, DashboardGroup, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage,
-    ServicePatch, cursor,
+    ServicePatch, ServiceState, ServiceStatus, cursor,
 };
 
 #[cfg(feature = "postgres")]
@@ -330,6 +330,12 @@ pub(crate) struct ServiceRow {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) tags: String,
+    pub(crate) check_spec: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) last_checked_at: Option<DateTime<Utc>>,
+    pub(crate) last_latency_ms: Option<i32>,
+    pub(crate) last_error: Option<String>,
 }
 
 impl TryFrom<ServiceRow> for Service {
@@ -345,6 +351,25 @@ impl TryFrom<ServiceRow> for Service {
             icon: row.icon,
             tags: decode_tags(&row.tags)?,
             position: row.position,
+            check: row
+                .check_spec
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|err| {
+                    StoreError::Other(format!("service {}: check_spec is not a check: {err}", row.id))
+                })?,
+            status: ServiceStatus {
+                state: row
+                    .state
+                    .as_deref()
+                    .and_then(ServiceState::parse)
+                    .unwrap_or(ServiceState::Unknown),
+                since: row.since,
+                last_checked_at: row.last_checked_at,
+                last_latency_ms: row.last_latency_ms.and_then(|ms| u32::try_from(ms).ok()),
+                last_error: row.last_error,
+            },
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -28,6 +28,7 @@ const GROUP_ORDER_LOCK: i64 = 0x686f_6d65_7761_7463;
 macro_rules! service_columns {
     () => {
         "s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, s.updated_at, \
+         s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, st.last_error, \
          COALESCE((SELECT json_agg(t.tag ORDER BY t.ordinal) FROM service_tags t WHERE t.service_id = s.id)::text, \
                   '[]') AS tags"
     };
@@ -125,7 +126,7 @@ impl PostgresStore {
         let row: Option<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.id = $1"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -326,7 +327,7 @@ impl Store for PostgresStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s \
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id \
              WHERE ($1::bigint IS NULL OR s.group_id = $1) \
                AND ($2::text IS NULL OR EXISTS \
                     (SELECT 1 FROM service_tags t WHERE t.service_id = s.id AND t.tag = $2)) \
@@ -349,7 +350,7 @@ impl Store for PostgresStore {
         let row: Option<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.id = $1"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -364,8 +365,8 @@ impl Store for PostgresStore {
             return Err(no_such_group(service.group_id));
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO services (group_id, name, url, description, icon, position, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, \
+            "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $7, \
                      (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $6, $6) \
              RETURNING id",
         )
@@ -375,6 +376,7 @@ impl Store for PostgresStore {
         .bind(service.description.as_deref().unwrap_or_default())
         .bind(&service.icon)
         .bind(now())
+        .bind(service.check.as_ref().map(crate::model::check_spec))
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
@@ -397,6 +399,7 @@ impl Store for PostgresStore {
         }
         sqlx::query(
             "UPDATE services SET group_id = $2, name = $3, url = $4, description = $5, icon = $6, updated_at = $7, \
+                 check_spec = $9, \
                  position = CASE WHEN $8 \
                      THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $2) \
                      ELSE position END \
@@ -410,6 +413,7 @@ impl Store for PostgresStore {
         .bind(&next.icon)
         .bind(now())
         .bind(moves)
+        .bind(next.check_spec())
         .execute(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
@@ -463,7 +467,7 @@ impl Store for PostgresStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.group_id = $1 ORDER BY s.position, s.id"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.group_id = $1 ORDER BY s.position, s.id"
         ))
         .bind(group_id)
         .fetch_all(&mut *tx)
@@ -487,7 +491,7 @@ impl Store for PostgresStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s ORDER BY s.group_id, s.position, s.id"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id ORDER BY s.group_id, s.position, s.id"
         ))
         .fetch_all(&mut *tx)
         .await

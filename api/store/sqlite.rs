@@ -26,6 +26,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 macro_rules! service_columns {
     () => {
         "s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, s.updated_at, \
+         s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, st.last_error, \
          (SELECT json_group_array(t.tag ORDER BY t.ordinal) FROM service_tags t WHERE t.service_id = s.id) \
          AS tags"
     };
@@ -191,7 +192,7 @@ impl SqliteStore {
         let row: Option<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.id = ?1"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.id = ?1"
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -378,7 +379,7 @@ impl Store for SqliteStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s \
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id \
              WHERE (?1 IS NULL OR s.group_id = ?1) \
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM service_tags t WHERE t.service_id = s.id AND t.tag = ?2)) \
                AND (?3 IS NULL OR s.name LIKE ?3 ESCAPE '\\' OR s.description LIKE ?3 ESCAPE '\\' \
@@ -401,7 +402,7 @@ impl Store for SqliteStore {
         let row: Option<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.id = ?1"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.id = ?1"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
@@ -417,8 +418,8 @@ impl Store for SqliteStore {
         }
         let at = now();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO services (group_id, name, url, description, icon, position, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, \
+            "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?7, \
                      (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = ?1), ?6, ?6) \
              RETURNING id",
         )
@@ -428,6 +429,7 @@ impl Store for SqliteStore {
         .bind(service.description.as_deref().unwrap_or_default())
         .bind(&service.icon)
         .bind(at)
+        .bind(service.check.as_ref().map(crate::model::check_spec))
         .fetch_one(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
@@ -450,6 +452,7 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "UPDATE services SET group_id = ?2, name = ?3, url = ?4, description = ?5, icon = ?6, updated_at = ?7, \
+                 check_spec = ?9, \
                  position = CASE WHEN ?8 \
                      THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = ?2) \
                      ELSE position END \
@@ -463,6 +466,7 @@ impl Store for SqliteStore {
         .bind(&next.icon)
         .bind(now())
         .bind(moves)
+        .bind(next.check_spec())
         .execute(&mut *tx)
         .await
         .map_err(|err| match is_unique_violation(&err) {
@@ -515,7 +519,7 @@ impl Store for SqliteStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s WHERE s.group_id = ?1 ORDER BY s.position, s.id"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id WHERE s.group_id = ?1 ORDER BY s.position, s.id"
         ))
         .bind(group_id)
         .fetch_all(&mut *tx)
@@ -535,7 +539,7 @@ impl Store for SqliteStore {
         let rows: Vec<ServiceRow> = sqlx::query_as(concat!(
             "SELECT ",
             service_columns!(),
-            " FROM services s ORDER BY s.group_id, s.position, s.id"
+            " FROM services s LEFT JOIN service_status st ON st.service_id = s.id ORDER BY s.group_id, s.position, s.id"
         ))
         .fetch_all(&mut *tx)
         .await

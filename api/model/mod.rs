@@ -5,6 +5,10 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Object, types::MaybeUndefined};
 use serde::Deserialize;
 
+pub mod check;
+
+pub use check::{Check, CheckKind, ServiceState, ServiceStatus};
+
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 pub const URL_MAX_CHARS: usize = 2048;
@@ -44,6 +48,10 @@ pub struct Service {
     pub tags: Vec<String>,
     /// Place within its group, 0 first.
     pub position: i64,
+    /// How the tile is watched; null when it is not.
+    pub check: Option<Check>,
+    /// What the last checks found (read-only).
+    pub status: ServiceStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -121,6 +129,9 @@ pub struct NewService {
     /// Up to 16 labels of 1 to 32 characters; stored lower-case, duplicates dropped.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// How to watch the tile; leave out (or null) for a tile that is only a link.
+    #[serde(default)]
+    pub check: Option<Check>,
 }
 
 /// Changes to a tile; absent fields stay as they are, `icon: null` removes the icon.
@@ -138,6 +149,9 @@ pub struct ServicePatch {
     #[serde(default)]
     pub icon: MaybeUndefined<String>,
     pub tags: Option<Vec<String>>,
+    /// A new check replaces the old one whole; null stops watching the tile.
+    #[serde(default)]
+    pub check: MaybeUndefined<Check>,
 }
 
 /// A new order: every id of the collection, each once, first one first.
@@ -301,8 +315,12 @@ impl Validate for NewService {
                 .map(|text| check_description("description", text, &mut errors)),
             icon: self.icon.and_then(|icon| check_icon("icon", icon, &mut errors)),
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
+            check: None,
         };
-        finish(validated, errors)
+        let check = self
+            .check
+            .map(|check| check.normalised(Some(&validated.url), &mut errors));
+        finish(Self { check, ..validated }, errors)
     }
 }
 
@@ -325,8 +343,15 @@ impl Validate for ServicePatch {
                 .map(|text| check_description("description", text, &mut errors)),
             icon,
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
+            check: MaybeUndefined::Undefined,
         };
-        finish(validated, errors)
+        let check = match self.check {
+            MaybeUndefined::Value(check) => {
+                MaybeUndefined::Value(check.normalised(validated.url.as_deref(), &mut errors))
+            }
+            other => other,
+        };
+        finish(Self { check, ..validated }, errors)
     }
 }
 
@@ -365,6 +390,11 @@ impl ServicePatch {
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(icon) => Some(icon.clone()),
             },
+            check: match &self.check {
+                MaybeUndefined::Undefined => current.check.clone(),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(check) => Some(check.clone()),
+            },
         }
     }
 }
@@ -377,6 +407,19 @@ pub struct MergedService {
     pub url: String,
     pub description: String,
     pub icon: Option<String>,
+    pub check: Option<Check>,
+}
+
+impl MergedService {
+    /// The check as the stores keep it: JSON text, or NULL for an unwatched tile.
+    pub fn check_spec(&self) -> Option<String> {
+        self.check.as_ref().map(check_spec)
+    }
+}
+
+/// The check as the stores keep it.
+pub fn check_spec(check: &Check) -> String {
+    serde_json::to_string(check).unwrap_or_default()
 }
 
 /// Opaque page cursors: clients pass back what they were given and must not build their own.
@@ -469,6 +512,7 @@ mod tests {
             description: Some("x".repeat(501)),
             icon: Some("not an icon".into()),
             tags: Some(vec!["Media".into(), "media".into(), String::new()]),
+            check: None,
         };
         let fields: Vec<String> = request
             .validate()
@@ -488,6 +532,7 @@ mod tests {
             description: None,
             icon: Some("🎬".into()),
             tags: Some(vec!["Media".into(), "media".into(), "Video ".into()]),
+            check: None,
         };
         let valid = request.validate().unwrap();
         assert_eq!(valid.name, "Jellyfin");

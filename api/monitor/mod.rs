@@ -1,0 +1,4 @@
+//! Watching the tiles: the probes that run a check once (http, keyword, tcp, dns). The scheduler, states,
+//! incidents and rollups build on these.
+
+pub mod probe;
