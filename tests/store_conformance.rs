@@ -6,7 +6,14 @@ use std::sync::Arc;
 
 use common::{Backend, TestDb};
 use homewatch::{
-    model::{Check, CheckKind, GroupPatch, NewGroup, NewService, ServiceFilter, ServicePatch, ServiceState},
+    model::{
+        Check, CheckKind, CheckResult, GroupPatch, HistoryBatch, IncidentChange, IncidentFilter, NewGroup,
+        NewService, ServiceFilter, ServicePatch, ServiceState, StatusUpdate,
+    },
+    monitor::{
+        rollup::{Rollup, hour_of_ms},
+        stats::{Window, summarise, window_hours},
+    },
     store::{Store, StoreError},
 };
 use poem_openapi::types::MaybeUndefined;
@@ -29,6 +36,10 @@ on_every_store!(
     dashboard_matches_lists_in_order,
     migrations_are_current_and_idempotent,
     checks_are_stored_replaced_and_removed,
+    history_stats_from_rollups_equal_stats_from_raw_results,
+    history_skips_deleted_tiles_and_keeps_one_open_incident,
+    pausing_closes_the_incident_and_resuming_resets_the_state,
+    pruning_removes_only_expired_rows,
 );
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
@@ -761,4 +772,290 @@ async fn checks_are_stored_replaced_and_removed(backend: Backend) {
     assert_eq!(removed.check, None);
     let dashboard = store.dashboard().await.unwrap();
     assert_eq!(dashboard.groups[0].services[1].check, None);
+}
+
+fn result(service_id: i64, at_ms: i64, ok: bool, latency_ms: u32) -> CheckResult {
+    CheckResult {
+        service_id,
+        checked_at: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+        ok,
+        latency_ms,
+        status_code: Some(if ok { 200 } else { 503 }),
+        error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+    }
+}
+
+async fn history_stats_from_rollups_equal_stats_from_raw_results(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let tile = store
+        .create_service(&new_service(group, "Tile"))
+        .await
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    let now_ms = now.timestamp_millis();
+    // 30 hours of checks every 7 minutes, written in batches that cut across hour boundaries.
+    let results: Vec<CheckResult> = (0..(30 * 60 / 7))
+        .map(|i: i64| {
+            result(
+                tile,
+                now_ms - i * 7 * 60_000,
+                i % 13 != 0,
+                20 + ((i * 37) % 300) as u32,
+            )
+        })
+        .collect();
+    for batch in results.chunks(17) {
+        store
+            .record_history(&HistoryBatch {
+                results: batch.to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let (first, last) = window_hours(Window::Day, now);
+    let stats = summarise(
+        tile,
+        &store.rollups(tile, first, last).await.unwrap(),
+        first,
+        last,
+        24,
+        now,
+    );
+    let mut expected = Rollup::default();
+    for result in results
+        .iter()
+        .filter(|r| (first..=last).contains(&hour_of_ms(r.checked_at.timestamp_millis())))
+    {
+        expected.add(result.ok, result.latency_ms);
+    }
+    assert_eq!(
+        (stats.checks, stats.ok_checks),
+        (expected.checks, expected.ok_checks)
+    );
+    assert_eq!(stats.uptime_percent, expected.uptime_percent());
+    assert_eq!(stats.avg_latency_ms, expected.avg_latency_ms());
+    assert_eq!(stats.p95_latency_ms, expected.p95_latency_ms());
+    assert_eq!(
+        stats.series.iter().map(|b| b.checks).sum::<i64>(),
+        expected.checks
+    );
+
+    let window = store
+        .results(
+            tile,
+            now - chrono::Duration::hours(2),
+            now + chrono::Duration::seconds(1),
+            500,
+        )
+        .await
+        .unwrap();
+    let in_window = results
+        .iter()
+        .filter(|r| r.checked_at >= now - chrono::Duration::hours(2))
+        .count();
+    assert_eq!(window.len(), in_window);
+    assert!(
+        window
+            .windows(2)
+            .all(|pair| pair[0].checked_at > pair[1].checked_at),
+        "newest first"
+    );
+    assert_eq!(
+        window[0], results[0],
+        "a result reads back exactly, error text included"
+    );
+    assert_eq!(
+        store
+            .results(tile, now - chrono::Duration::hours(40), now, 5)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+async fn history_skips_deleted_tiles_and_keeps_one_open_incident(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let kept = store
+        .create_service(&new_service(group, "Kept"))
+        .await
+        .unwrap()
+        .id;
+    let gone = store
+        .create_service(&new_service(group, "Gone"))
+        .await
+        .unwrap()
+        .id;
+    store.delete_service(gone).await.unwrap();
+    let at = chrono::Utc::now();
+    let down = |service_id| StatusUpdate {
+        service_id,
+        state: ServiceState::Down,
+        since: at,
+        last_checked_at: Some(at),
+        last_latency_ms: Some(12),
+        last_error: Some("connection refused".into()),
+        failures: 3,
+    };
+    let open = |service_id| IncidentChange::Open {
+        service_id,
+        started_at: at,
+        cause: "connection refused".into(),
+    };
+    let batch = HistoryBatch {
+        results: vec![
+            result(kept, at.timestamp_millis(), false, 12),
+            result(gone, at.timestamp_millis(), false, 12),
+        ],
+        statuses: vec![down(kept), down(gone)],
+        incidents: vec![open(kept), open(gone), open(kept)],
+    };
+    store
+        .record_history(&batch)
+        .await
+        .expect("rows of a deleted tile do not fail the batch");
+
+    let service = store.get_service(kept).await.unwrap();
+    assert_eq!(service.status.state, ServiceState::Down);
+    assert_eq!(service.status.last_error.as_deref(), Some("connection refused"));
+    assert_eq!(service.status.last_latency_ms, Some(12));
+    let open_ones = store
+        .incidents(&IncidentFilter {
+            open: Some(true),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open_ones.len(), 1, "one open incident per tile: {open_ones:?}");
+    assert_eq!((open_ones[0].service_id, open_ones[0].ended_at), (kept, None));
+
+    let later = at + chrono::Duration::seconds(90);
+    store
+        .record_history(&HistoryBatch {
+            incidents: vec![IncidentChange::Close {
+                service_id: kept,
+                ended_at: later,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let closed = store
+        .incidents(&IncidentFilter {
+            service_id: Some(kept),
+            open: Some(false),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].duration_s, Some(90));
+    assert!(
+        store
+            .incidents(&IncidentFilter {
+                open: Some(true),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn pausing_closes_the_incident_and_resuming_resets_the_state(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let tile = store
+        .create_service(&new_service(group, "Tile"))
+        .await
+        .unwrap()
+        .id;
+    let at = chrono::Utc::now();
+    store
+        .record_history(&HistoryBatch {
+            incidents: vec![IncidentChange::Open {
+                service_id: tile,
+                started_at: at,
+                cause: "down".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let paused = store.set_paused(tile, true).await.unwrap();
+    assert_eq!(paused.status.state, ServiceState::Paused);
+    assert!(
+        store
+            .incidents(&IncidentFilter {
+                open: Some(true),
+                limit: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let resumed = store.set_paused(tile, false).await.unwrap();
+    assert_eq!(resumed.status.state, ServiceState::Unknown);
+    assert!(matches!(
+        store.set_paused(999_999, true).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn pruning_removes_only_expired_rows(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let tile = store
+        .create_service(&new_service(group, "Tile"))
+        .await
+        .unwrap()
+        .id;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000;
+    let results: Vec<CheckResult> = (0..20)
+        .map(|i| result(tile, now_ms - i * day, true, 10))
+        .collect();
+    store
+        .record_history(&HistoryBatch {
+            results,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let cutoff = now_ms - 7 * day + 1;
+    let mut removed = 0;
+    loop {
+        let step = store
+            .prune_history(cutoff, hour_of_ms(now_ms - 10 * day), 4)
+            .await
+            .unwrap();
+        if step == 0 {
+            break;
+        }
+        removed += step;
+    }
+    let since = chrono::DateTime::from_timestamp_millis(now_ms - 30 * day).unwrap();
+    let kept = store
+        .results(
+            tile,
+            since,
+            chrono::Utc::now() + chrono::Duration::seconds(1),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 7, "results of the last 7 days stay");
+    let rollups = store
+        .rollups(tile, hour_of_ms(now_ms - 30 * day), hour_of_ms(now_ms))
+        .await
+        .unwrap();
+    assert_eq!(rollups.len(), 11, "rollups from the cutoff hour on stay (days 0 to 10)");
+    assert_eq!(removed, 13 + 9);
 }

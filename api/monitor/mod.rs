@@ -2,3 +2,5 @@
 //! incidents and rollups build on these.
 
 pub mod probe;
+pub mod rollup;
+pub mod stats;

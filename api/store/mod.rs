@@ -10,9 +10,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Dashboard, DashboardGroup, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage,
-    ServicePatch, ServiceState, ServiceStatus, cursor,
+    CheckResult, Dashboard, DashboardGroup, Group, GroupPatch, HistoryBatch, Incident, IncidentFilter,
+    NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState, ServiceStatus,
+    cursor,
 };
+use crate::monitor::rollup::{Rollup, hour_of_ms};
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -129,6 +131,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// All groups in order with their tiles in order, read in one consistent snapshot.
     async fn dashboard(&self) -> StoreResult<Dashboard>;
+
+    /// Writes what the engine found, in one transaction. Rows of tiles deleted meanwhile are skipped.
+    async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()>;
+    /// Raw results of one tile, newest first, with `since <= checked_at < until`.
+    async fn results(
+        &self,
+        service_id: i64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<CheckResult>>;
+    /// Hourly rollups of one tile for hours `from_hour..=to_hour`, oldest first.
+    async fn rollups(&self, service_id: i64, from_hour: i64, to_hour: i64)
+    -> StoreResult<Vec<(i64, Rollup)>>;
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+    /// Pauses or resumes a tile's checks; pausing closes its open incident.
+    async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service>;
+    /// Deletes at most `limit` raw results older than `raw_before_ms` and rollups older than `rollups_before_hour`;
+    /// returns how many rows went, so callers can repeat in small steps without long locks.
+    async fn prune_history(
+        &self,
+        raw_before_ms: i64,
+        rollups_before_hour: i64,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// Pool sizes and timeouts; every figure can be changed through the environment (see `config`).
@@ -378,6 +405,113 @@ impl TryFrom<ServiceRow> for Service {
 
 pub(crate) fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
     rows.into_iter().map(Service::try_from).collect()
+}
+
+/// A raw result as both dialects return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResultRow {
+    pub(crate) service_id: i64,
+    pub(crate) checked_at: i64,
+    pub(crate) ok: bool,
+    pub(crate) latency_ms: i64,
+    pub(crate) status_code: Option<i64>,
+    pub(crate) error: Option<String>,
+}
+
+impl From<ResultRow> for CheckResult {
+    fn from(row: ResultRow) -> Self {
+        CheckResult {
+            service_id: row.service_id,
+            checked_at: DateTime::from_timestamp_millis(row.checked_at).unwrap_or_default(),
+            ok: row.ok,
+            latency_ms: u32::try_from(row.latency_ms).unwrap_or(u32::MAX),
+            status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
+            error: row.error,
+        }
+    }
+}
+
+/// A rollup row as both dialects return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RollupRow {
+    pub(crate) hour: i64,
+    pub(crate) checks: i64,
+    pub(crate) ok_checks: i64,
+    pub(crate) latency_sum: i64,
+    pub(crate) latency_min: i64,
+    pub(crate) latency_max: i64,
+    pub(crate) b0: i64,
+    pub(crate) b1: i64,
+    pub(crate) b2: i64,
+    pub(crate) b3: i64,
+    pub(crate) b4: i64,
+    pub(crate) b5: i64,
+    pub(crate) b6: i64,
+    pub(crate) b7: i64,
+    pub(crate) b8: i64,
+    pub(crate) b9: i64,
+    pub(crate) b10: i64,
+    pub(crate) b11: i64,
+    pub(crate) b12: i64,
+    pub(crate) b13: i64,
+    pub(crate) b14: i64,
+    pub(crate) b15: i64,
+}
+
+impl From<RollupRow> for (i64, Rollup) {
+    fn from(row: RollupRow) -> Self {
+        let buckets = [
+            row.b0, row.b1, row.b2, row.b3, row.b4, row.b5, row.b6, row.b7, row.b8, row.b9, row.b10, row.b11,
+            row.b12, row.b13, row.b14, row.b15,
+        ];
+        let rollup = Rollup {
+            checks: row.checks,
+            ok_checks: row.ok_checks,
+            latency_sum: row.latency_sum,
+            latency_min: row.latency_min,
+            latency_max: row.latency_max,
+            buckets,
+        };
+        (row.hour, rollup)
+    }
+}
+
+/// An incident as both dialects return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct IncidentRow {
+    pub(crate) id: i64,
+    pub(crate) service_id: i64,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) ended_at: Option<DateTime<Utc>>,
+    pub(crate) cause: String,
+}
+
+impl From<IncidentRow> for Incident {
+    fn from(row: IncidentRow) -> Self {
+        Incident {
+            id: row.id,
+            service_id: row.service_id,
+            started_at: row.started_at,
+            duration_s: row.ended_at.map(|ended| (ended - row.started_at).num_seconds()),
+            ended_at: row.ended_at,
+            cause: row.cause,
+        }
+    }
+}
+
+/// A batch's results summed per tile and hour, ready to be added to the stored rollups.
+pub(crate) fn batch_rollups(results: &[CheckResult]) -> Vec<(i64, i64, Rollup)> {
+    let mut sums: std::collections::BTreeMap<(i64, i64), Rollup> = std::collections::BTreeMap::new();
+    for result in results {
+        let key = (
+            result.service_id,
+            hour_of_ms(result.checked_at.timestamp_millis()),
+        );
+        sums.entry(key).or_default().add(result.ok, result.latency_ms);
+    }
+    sums.into_iter()
+        .map(|((service_id, hour), rollup)| (service_id, hour, rollup))
+        .collect()
 }
 
 pub(crate) fn service_name_clash(group_id: i64, name: &str) -> StoreError {

@@ -11,14 +11,18 @@ use sqlx::{
 };
 
 use super::{
-    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, ServiceRow, Store, StoreError, StoreKind,
-    StoreResult, assemble_dashboard, classify, group_name_clash, group_not_empty, into_services,
-    like_pattern, no_such_group, now, page, service_name_clash,
+    ConnectError, DatabaseUrl, IncidentRow, MigrationStatus, PoolConfig, ResultRow, RollupRow, ServiceRow,
+    Store, StoreError, StoreKind, StoreResult, assemble_dashboard, batch_rollups, classify, group_name_clash,
+    group_not_empty, into_services, like_pattern, no_such_group, now, page, service_name_clash,
 };
+use chrono::{DateTime, Utc};
+
 use crate::model::{
-    Dashboard, Group, GroupPatch, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch,
+    CheckResult, Dashboard, Group, GroupPatch, HistoryBatch, Incident, IncidentChange, IncidentFilter,
+    NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
     check_order_covers,
 };
+use crate::monitor::rollup::Rollup;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -498,5 +502,228 @@ impl Store for PostgresStore {
         .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
         Ok(assemble_dashboard(groups, into_services(rows)?))
+    }
+
+    async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for result in &batch.results {
+            sqlx::query(
+                "INSERT INTO check_results (service_id, checked_at, ok, latency_ms, status_code, error) \
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(result.service_id)
+            .bind(result.checked_at.timestamp_millis())
+            .bind(result.ok)
+            .bind(i64::from(result.latency_ms) as i32)
+            .bind(result.status_code.map(|code| code as i16))
+            .bind(&result.error)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        }
+        for (service_id, hour, rollup) in batch_rollups(&batch.results) {
+            let mut query = sqlx::query(
+                "INSERT INTO check_rollups (service_id, hour, checks, ok_checks, latency_sum, latency_min, \
+         latency_max, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15) SELECT $1, $2, \
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 \
+         WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) ON CONFLICT (service_id, hour) DO UPDATE SET \
+         checks = check_rollups.checks + excluded.checks, ok_checks = check_rollups.ok_checks + \
+         excluded.ok_checks, latency_sum = check_rollups.latency_sum + excluded.latency_sum, latency_min = \
+         CASE WHEN check_rollups.ok_checks = 0 THEN excluded.latency_min WHEN excluded.ok_checks = 0 THEN \
+         check_rollups.latency_min ELSE LEAST(check_rollups.latency_min, excluded.latency_min) END, \
+         latency_max = GREATEST(check_rollups.latency_max, excluded.latency_max), b0 = check_rollups.b0 + \
+         excluded.b0, b1 = check_rollups.b1 + excluded.b1, b2 = check_rollups.b2 + excluded.b2, b3 = \
+         check_rollups.b3 + excluded.b3, b4 = check_rollups.b4 + excluded.b4, b5 = check_rollups.b5 + \
+         excluded.b5, b6 = check_rollups.b6 + excluded.b6, b7 = check_rollups.b7 + excluded.b7, b8 = \
+         check_rollups.b8 + excluded.b8, b9 = check_rollups.b9 + excluded.b9, b10 = check_rollups.b10 + \
+         excluded.b10, b11 = check_rollups.b11 + excluded.b11, b12 = check_rollups.b12 + excluded.b12, b13 = \
+         check_rollups.b13 + excluded.b13, b14 = check_rollups.b14 + excluded.b14, b15 = check_rollups.b15 + \
+         excluded.b15",
+            )
+            .bind(service_id)
+            .bind(hour)
+            .bind(rollup.checks)
+            .bind(rollup.ok_checks)
+            .bind(rollup.latency_sum)
+            .bind(rollup.latency_min)
+            .bind(rollup.latency_max);
+            for count in rollup.buckets {
+                query = query.bind(count);
+            }
+            query.execute(&mut *tx).await.map_err(pg_error)?;
+        }
+        for status in &batch.statuses {
+            sqlx::query(
+                "INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, failures) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+                 ON CONFLICT (service_id) DO UPDATE SET state = excluded.state, since = excluded.since, \
+                 last_checked_at = excluded.last_checked_at, last_latency_ms = excluded.last_latency_ms, \
+                 last_error = excluded.last_error, failures = excluded.failures",
+            )
+            .bind(status.service_id)
+            .bind(status.state.as_str())
+            .bind(status.since)
+            .bind(status.last_checked_at)
+            .bind(status.last_latency_ms.map(|ms| i32::try_from(ms).unwrap_or(i32::MAX)))
+            .bind(&status.last_error)
+            .bind(i32::try_from(status.failures).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        }
+        for change in &batch.incidents {
+            match change {
+                IncidentChange::Open {
+                    service_id,
+                    started_at,
+                    cause,
+                } => sqlx::query(
+                    "INSERT INTO incidents (service_id, started_at, cause) SELECT $1, $2, $3 \
+                     WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM incidents WHERE service_id = $1 AND ended_at IS NULL)",
+                )
+                .bind(service_id)
+                .bind(started_at)
+                .bind(cause),
+                IncidentChange::Close { service_id, ended_at } => sqlx::query(
+                    "UPDATE incidents SET ended_at = $2 WHERE service_id = $1 AND ended_at IS NULL",
+                )
+                .bind(service_id)
+                .bind(ended_at),
+            }
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+
+    async fn results(
+        &self,
+        service_id: i64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<CheckResult>> {
+        let rows: Vec<ResultRow> = sqlx::query_as(
+            "SELECT service_id, checked_at, ok, latency_ms::bigint AS latency_ms, status_code::bigint AS status_code, error FROM check_results \
+             WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at DESC LIMIT $4",
+        )
+        .bind(service_id)
+        .bind(since.timestamp_millis())
+        .bind(until.timestamp_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(rows.into_iter().map(CheckResult::from).collect())
+    }
+
+    async fn rollups(
+        &self,
+        service_id: i64,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, Rollup)>> {
+        let rows: Vec<RollupRow> = sqlx::query_as(
+            "SELECT hour, checks, ok_checks, latency_sum, latency_min, latency_max, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15 \
+             FROM check_rollups WHERE service_id = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
+        )
+        .bind(service_id)
+        .bind(from_hour)
+        .bind(to_hour)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(rows.into_iter().map(<(i64, Rollup)>::from).collect())
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        let rows: Vec<IncidentRow> = sqlx::query_as(
+            "SELECT id, service_id, started_at, ended_at, cause FROM incidents \
+             WHERE ($1::bigint IS NULL OR service_id = $1) AND ($2::boolean IS NULL OR (ended_at IS NULL) = $2) \
+             ORDER BY started_at DESC, id DESC LIMIT $3",
+        )
+        .bind(filter.service_id)
+        .bind(filter.open)
+        .bind(i64::from(filter.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(rows.into_iter().map(Incident::from).collect())
+    }
+
+    async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service> {
+        let mut tx = self.begin().await?;
+        let at = now();
+        let updated = sqlx::query("UPDATE services SET paused = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(paused)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::not_found("service", id));
+        }
+        let state = if paused {
+            ServiceState::Paused
+        } else {
+            ServiceState::Unknown
+        };
+        sqlx::query(
+            "INSERT INTO service_status (service_id, state, since, failures) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (service_id) DO UPDATE SET state = excluded.state, since = excluded.since, failures = 0",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        if paused {
+            sqlx::query("UPDATE incidents SET ended_at = $2 WHERE service_id = $1 AND ended_at IS NULL")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+        }
+        let service = Self::service_in(&mut tx, id).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(service)
+    }
+
+    async fn prune_history(
+        &self,
+        raw_before_ms: i64,
+        rollups_before_hour: i64,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let raw = sqlx::query(
+            "DELETE FROM check_results WHERE (service_id, checked_at) IN \
+             (SELECT service_id, checked_at FROM check_results WHERE checked_at < $1 LIMIT $2)",
+        )
+        .bind(raw_before_ms)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        let rollups = sqlx::query(
+            "DELETE FROM check_rollups WHERE (service_id, hour) IN \
+             (SELECT service_id, hour FROM check_rollups WHERE hour < $1 LIMIT $2)",
+        )
+        .bind(rollups_before_hour)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(raw.rows_affected() + rollups.rows_affected())
     }
 }

@@ -1,0 +1,85 @@
+//! What the engine records: check results, state changes and incidents, as the API shows them and as the
+//! engine hands them to a store in one batch.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::ServiceState;
+
+/// One run of a tile's check.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct CheckResult {
+    pub service_id: i64,
+    /// When the check started (millisecond precision).
+    pub checked_at: DateTime<Utc>,
+    pub ok: bool,
+    pub latency_ms: u32,
+    /// The HTTP status, for http and keyword checks that got a response.
+    pub status_code: Option<u16>,
+    /// Why the check failed.
+    pub error: Option<String>,
+}
+
+/// A stretch of time a tile was down: opened when it went down, closed when it came back up.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Incident {
+    pub id: i64,
+    pub service_id: i64,
+    pub started_at: DateTime<Utc>,
+    /// Null while the incident is open.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds from start to end; null while open.
+    pub duration_s: Option<i64>,
+    /// What the failing check reported when the tile went down.
+    pub cause: String,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub service_id: Option<i64>,
+    /// Some(true): only open ones; Some(false): only closed ones.
+    pub open: Option<bool>,
+    pub limit: u32,
+}
+
+/// A tile's state as the engine last decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub service_id: i64,
+    pub state: ServiceState,
+    pub since: DateTime<Utc>,
+    pub last_checked_at: Option<DateTime<Utc>>,
+    pub last_latency_ms: Option<u32>,
+    pub last_error: Option<String>,
+    /// Failed checks in a row.
+    pub failures: u32,
+}
+
+/// An incident opening or closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentChange {
+    Open {
+        service_id: i64,
+        started_at: DateTime<Utc>,
+        cause: String,
+    },
+    Close {
+        service_id: i64,
+        ended_at: DateTime<Utc>,
+    },
+}
+
+/// Everything the engine has to write since its last batch; a store writes it in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryBatch {
+    pub results: Vec<CheckResult>,
+    pub statuses: Vec<StatusUpdate>,
+    pub incidents: Vec<IncidentChange>,
+}
+
+impl HistoryBatch {
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty() && self.statuses.is_empty() && self.incidents.is_empty()
+    }
+}
