@@ -5,7 +5,10 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::store::{DatabaseUrl, PoolConfig};
+use crate::{
+    monitor::engine::EngineConfig,
+    store::{DatabaseUrl, PoolConfig},
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -129,12 +132,48 @@ pub struct Config {
     #[arg(long, global = true, env = "HOMEWATCH_SQLITE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub sqlite_busy_timeout: Duration,
 
+    /// Checks running at once, at most.
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_CHECK_CONCURRENCY",
+        default_value_t = 256
+    )]
+    pub check_concurrency: usize,
+
+    /// Days raw check results are kept (hourly rollups answer longer windows).
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_RETENTION_RAW_DAYS",
+        default_value_t = 7
+    )]
+    pub retention_raw_days: u32,
+
+    /// Days hourly rollups are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_RETENTION_ROLLUP_DAYS",
+        default_value_t = 400
+    )]
+    pub retention_rollup_days: u32,
+
     /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
     #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 }
 
 impl Config {
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            concurrency: self.check_concurrency.max(1),
+            retention_raw: Duration::from_secs(u64::from(self.retention_raw_days.max(1)) * 86_400),
+            retention_rollups: Duration::from_secs(u64::from(self.retention_rollup_days.max(1)) * 86_400),
+            ..EngineConfig::default()
+        }
+    }
+
     pub fn pool(&self) -> PoolConfig {
         PoolConfig {
             max_connections: self.db_max_connections,
@@ -210,6 +249,9 @@ mod tests {
             "HOMEWATCH_SQLITE_READERS",
             "HOMEWATCH_SQLITE_BUSY_TIMEOUT",
             "HOMEWATCH_SHUTDOWN_TIMEOUT",
+            "HOMEWATCH_CHECK_CONCURRENCY",
+            "HOMEWATCH_RETENTION_RAW_DAYS",
+            "HOMEWATCH_RETENTION_ROLLUP_DAYS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }

@@ -12,6 +12,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use crate::{
     config::Config,
     http::{self, HttpOptions},
+    monitor::{engine::Engine, probe::Prober},
     store::{self, ConnectError, Store},
 };
 
@@ -148,7 +149,11 @@ pub fn http_options(config: &Config) -> HttpOptions {
 /// `homewatch serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
-    let app = http::app(store.clone(), &http_options(config)).map_err(StartError::Config)?;
+    let prober = Prober::new().map_err(StartError::Runtime)?;
+    let engine = Engine::start(store.clone(), Arc::new(prober), config.engine())
+        .await
+        .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
+    let app = http::app(store.clone(), engine.clone(), &http_options(config)).map_err(StartError::Config)?;
     let running = start(config.listen, app, shutdown_signal(), config.shutdown_timeout)
         .await
         .map_err(|err| StartError::Runtime(err.to_string()))?;
@@ -159,6 +164,7 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
         store.describe()
     );
     let result = running.wait().await;
+    engine.stop().await;
     store.close().await;
     result.map_err(|err| StartError::Runtime(format!("server stopped: {err}")))
 }

@@ -101,12 +101,32 @@ async fn postgres_going_down_gives_503_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_get_a_408_problem() {
+    // A target that accepts connections and never answers: a check of it takes its whole timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection);
+        }
+    });
     let options = homewatch::http::HttpOptions {
-        request_timeout: Duration::from_nanos(1),
+        request_timeout: Duration::from_millis(300),
         ..http_options()
     };
     let app = spawn_app_on(TestDb::new(Backend::Sqlite).await, options).await;
-    let reply = app.get("/api/v1/dashboard").await;
+    let group = app.group("G").await;
+    let tile = app
+        .service(
+            group,
+            "Silent",
+            json!({ "url": target, "check": { "kind": "http", "timeout_s": 5 } }),
+        )
+        .await;
+    let started = Instant::now();
+    let reply = app
+        .post(&format!("/api/v1/services/{tile}/check"), json!({}))
+        .await;
     assert!(
         reply.problem(408)["detail"]
             .as_str()
@@ -114,6 +134,11 @@ async fn slow_requests_get_a_408_problem() {
             .contains("too long"),
         "{}",
         reply.text
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
     );
 }
 
@@ -166,8 +191,7 @@ async fn cors_is_off_unless_origins_are_configured() {
         cors_origins: vec!["not a\norigin".into()],
         ..http_options()
     };
-    let store = TestDb::new(Backend::Sqlite).await;
-    let err = homewatch::http::app(store.open().await, &bad)
+    let err = homewatch::http::app(closed.store.clone(), closed.engine.clone(), &bad)
         .err()
         .expect("a bad origin is refused");
     assert!(err.contains("HOMEWATCH_CORS_ORIGINS"), "{err}");

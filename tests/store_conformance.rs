@@ -1056,6 +1056,10 @@ async fn pruning_removes_only_expired_rows(backend: Backend) {
         .rollups(tile, hour_of_ms(now_ms - 30 * day), hour_of_ms(now_ms))
         .await
         .unwrap();
-    assert_eq!(rollups.len(), 11, "rollups from the cutoff hour on stay (days 0 to 10)");
+    assert_eq!(
+        rollups.len(),
+        11,
+        "rollups from the cutoff hour on stay (days 0 to 10)"
+    );
     assert_eq!(removed, 13 + 9);
 }

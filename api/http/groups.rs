@@ -6,7 +6,7 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{ApiTags, StoreData, json_body::JsonBody, problem::ApiError};
+use super::{ApiTags, StoreData, json_body::JsonBody, monitoring::EngineData, problem::ApiError};
 use crate::model::{Group, GroupPatch, NewGroup, NewOrder};
 
 pub struct GroupsApi;
@@ -73,12 +73,16 @@ impl GroupsApi {
     async fn delete(
         &self,
         store: StoreData<'_>,
+        engine: EngineData<'_>,
         id: Path<i64>,
         /// Also delete the group's tiles.
         #[oai(default)]
         cascade: Query<bool>,
     ) -> Result<GroupDeleted, ApiError> {
         store.delete_group(id.0, cascade.0).await?;
+        if cascade.0 {
+            engine.reload_all();
+        }
         Ok(GroupDeleted::Deleted)
     }
 }

@@ -17,12 +17,13 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::store::Store;
+use crate::{monitor::engine::Engine, store::Store};
 
 pub mod dashboard;
 pub mod groups;
 pub mod health;
 pub mod json_body;
+pub mod monitoring;
 pub mod problem;
 pub mod services;
 pub mod tower_compat;
@@ -44,14 +45,26 @@ pub enum ApiTags {
     Services,
     /// The start page in one call.
     Dashboard,
+    /// Checks run now, pause and resume, results, uptime and latency stats, incidents, live events.
+    Monitoring,
 }
 
-pub type Api = (groups::GroupsApi, services::ServicesApi, dashboard::DashboardApi);
+pub type Api = (
+    groups::GroupsApi,
+    services::ServicesApi,
+    dashboard::DashboardApi,
+    monitoring::MonitoringApi,
+);
 
 /// The typed API, without a store: enough to print or serve the spec.
 pub fn api_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (groups::GroupsApi, services::ServicesApi, dashboard::DashboardApi),
+        (
+            groups::GroupsApi,
+            services::ServicesApi,
+            dashboard::DashboardApi,
+            monitoring::MonitoringApi,
+        ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),
     )
@@ -152,7 +165,11 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
 }
 
 /// The whole server as one endpoint. Fails only on configuration it cannot use (e.g. a bad CORS origin).
-pub fn app(store: Arc<dyn Store>, options: &HttpOptions) -> Result<BoxEndpoint<'static>, String> {
+pub fn app(
+    store: Arc<dyn Store>,
+    engine: Engine,
+    options: &HttpOptions,
+) -> Result<BoxEndpoint<'static>, String> {
     let api = api_service();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -176,7 +193,8 @@ pub fn app(store: Arc<dyn Store>, options: &HttpOptions) -> Result<BoxEndpoint<'
         .at("/readyz", get(health::readyz))
         .at("/", web.clone().into_endpoint())
         .at("/*path", web)
-        .data(store);
+        .data(store)
+        .data(engine);
 
     let layered = routes
         .with(TowerLayer(TimeoutLayer::with_status_code(

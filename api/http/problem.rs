@@ -134,6 +134,14 @@ impl ApiError {
         )))
     }
 
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict(ProblemJson(Problem::new(StatusCode::CONFLICT, detail)))
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::Unavailable(ProblemJson(Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail)))
+    }
+
     pub fn internal() -> Self {
         Self::Internal(ProblemJson(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

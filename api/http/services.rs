@@ -6,7 +6,7 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{ApiTags, StoreData, json_body::JsonBody, problem::ApiError};
+use super::{ApiTags, StoreData, json_body::JsonBody, monitoring::EngineData, problem::ApiError};
 use crate::model::{
     FieldError, NewOrder, NewService, Service, ServiceFilter, ServicePage, ServicePatch, cursor,
 };
@@ -97,16 +97,25 @@ impl ServicesApi {
     async fn update(
         &self,
         store: StoreData<'_>,
+        engine: EngineData<'_>,
         id: Path<i64>,
         body: JsonBody<ServicePatch>,
     ) -> Result<Json<Service>, ApiError> {
-        Ok(Json(store.update_service(id.0, &body.0).await?))
+        let service = store.update_service(id.0, &body.0).await?;
+        engine.reload(id.0);
+        Ok(Json(service))
     }
 
     /// Delete a tile.
     #[oai(path = "/services/:id", method = "delete", operation_id = "deleteService")]
-    async fn delete(&self, store: StoreData<'_>, id: Path<i64>) -> Result<ServiceDeleted, ApiError> {
+    async fn delete(
+        &self,
+        store: StoreData<'_>,
+        engine: EngineData<'_>,
+        id: Path<i64>,
+    ) -> Result<ServiceDeleted, ApiError> {
         store.delete_service(id.0).await?;
+        engine.reload(id.0);
         Ok(ServiceDeleted::Deleted)
     }
 

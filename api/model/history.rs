@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::ServiceState;
+use super::{ServiceState, ServiceStatus};
 
 /// One run of a tile's check.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -82,4 +82,32 @@ impl HistoryBatch {
     pub fn is_empty(&self) -> bool {
         self.results.is_empty() && self.statuses.is_empty() && self.incidents.is_empty()
     }
+}
+
+/// A check run on request, and the tile's status after it.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct CheckRun {
+    pub result: CheckResult,
+    pub status: ServiceStatus,
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A check ran; `result` holds what it found.
+    Result,
+    /// A tile changed state; `state` and `previous` say from what to what.
+    StateChanged,
+}
+
+/// One server-sent event of `GET /events`.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Event {
+    pub kind: EventKind,
+    pub service_id: i64,
+    pub at: DateTime<Utc>,
+    pub state: Option<ServiceState>,
+    pub previous: Option<ServiceState>,
+    pub result: Option<CheckResult>,
 }

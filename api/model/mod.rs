@@ -9,7 +9,10 @@ pub mod check;
 pub mod history;
 
 pub use check::{Check, CheckKind, ServiceState, ServiceStatus};
-pub use history::{CheckResult, HistoryBatch, Incident, IncidentChange, IncidentFilter, StatusUpdate};
+pub use history::{
+    CheckResult, CheckRun, Event, EventKind, HistoryBatch, Incident, IncidentChange, IncidentFilter,
+    StatusUpdate,
+};
 
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 500;

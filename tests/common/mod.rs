@@ -14,6 +14,10 @@ use std::{
 
 use homewatch::{
     http::{self, HttpOptions},
+    monitor::{
+        engine::{Engine, EngineConfig},
+        probe::Prober,
+    },
     server::{self, Running},
     store::{self, DatabaseUrl, PoolConfig, Store},
 };
@@ -178,6 +182,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    pub engine: Engine,
     pub db: TestDb,
     running: Option<Running>,
 }
@@ -200,7 +205,17 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
     let store = db.open().await;
-    let app = http::app(store.clone(), &options).expect("build the app");
+    let engine = Engine::start(
+        store.clone(),
+        Arc::new(Prober::new().expect("HTTP client and resolver")),
+        EngineConfig {
+            flush_interval: Duration::from_millis(100),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .expect("start the engine");
+    let app = http::app(store.clone(), engine.clone(), &options).expect("build the app");
     let running = server::start(
         "127.0.0.1:0".parse().unwrap(),
         app,
@@ -218,6 +233,7 @@ pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
             .build()
             .unwrap(),
         store,
+        engine,
         db,
         running: Some(running),
     }
@@ -343,6 +359,7 @@ impl TestApp {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("server stops cleanly");
         }
+        self.engine.stop().await;
         self.store.close().await;
         self.db
     }

@@ -1,0 +1,183 @@
+//! Watching tiles over the API: run a check now, pause and resume, results, uptime and latency stats,
+//! incidents, and the live event stream.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream::BoxStream};
+use poem::web::Data;
+use poem_openapi::{
+    OpenApi,
+    param::{Path, Query},
+    payload::{EventStream, Json},
+};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{ApiTags, StoreData, problem::ApiError};
+use crate::{
+    model::{CheckResult, CheckRun, Event, Incident, IncidentFilter, Service, ServiceState},
+    monitor::{
+        engine::Engine,
+        stats::{Stats, Window, summarise, window_hours},
+    },
+};
+
+/// How handlers reach the engine.
+pub type EngineData<'a> = Data<&'a Engine>;
+
+pub struct MonitoringApi;
+
+#[OpenApi(tag = "ApiTags::Monitoring")]
+impl MonitoringApi {
+    /// Run a tile's check now; answers with what it found and the tile's status after it.
+    #[oai(path = "/services/:id/check", method = "post", operation_id = "checkService")]
+    async fn check(
+        &self,
+        store: StoreData<'_>,
+        engine: EngineData<'_>,
+        id: Path<i64>,
+    ) -> Result<Json<CheckRun>, ApiError> {
+        let service = store.get_service(id.0).await?;
+        if service.check.is_none() {
+            return Err(ApiError::conflict(format!(
+                "service {} has no check: add one with PATCH /api/v1/services/{} first",
+                id.0, id.0
+            )));
+        }
+        if service.status.state == ServiceState::Paused {
+            return Err(ApiError::conflict(format!(
+                "service {} is paused: resume it with POST /api/v1/services/{}/resume first",
+                id.0, id.0
+            )));
+        }
+        engine
+            .check_now(id.0)
+            .await
+            .map(Json)
+            .map_err(ApiError::unavailable)
+    }
+
+    /// Stop checking a tile (its open incident is closed); it shows as `paused`.
+    #[oai(path = "/services/:id/pause", method = "post", operation_id = "pauseService")]
+    async fn pause(
+        &self,
+        store: StoreData<'_>,
+        engine: EngineData<'_>,
+        id: Path<i64>,
+    ) -> Result<Json<Service>, ApiError> {
+        let service = store.set_paused(id.0, true).await?;
+        engine.reload(id.0);
+        Ok(Json(service))
+    }
+
+    /// Check a paused tile again; it shows as `unknown` until its next check.
+    #[oai(
+        path = "/services/:id/resume",
+        method = "post",
+        operation_id = "resumeService"
+    )]
+    async fn resume(
+        &self,
+        store: StoreData<'_>,
+        engine: EngineData<'_>,
+        id: Path<i64>,
+    ) -> Result<Json<Service>, ApiError> {
+        let service = store.set_paused(id.0, false).await?;
+        engine.reload(id.0);
+        Ok(Json(service))
+    }
+
+    /// A tile's raw check results, newest first. Raw results are kept for HOMEWATCH_RETENTION_RAW_DAYS.
+    #[oai(path = "/services/:id/results", method = "get", operation_id = "listResults")]
+    async fn results(
+        &self,
+        store: StoreData<'_>,
+        id: Path<i64>,
+        /// Oldest moment to include (RFC 3339); default 24 hours ago.
+        since: Query<Option<DateTime<Utc>>>,
+        /// Moment to stop before (RFC 3339); default now.
+        until: Query<Option<DateTime<Utc>>>,
+        /// Results to return, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<CheckResult>>, ApiError> {
+        store.get_service(id.0).await?;
+        let until = until
+            .0
+            .unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
+        let since = since.0.unwrap_or(until - chrono::Duration::hours(24));
+        Ok(Json(
+            store.results(id.0, since, until, limit.0.unwrap_or(100)).await?,
+        ))
+    }
+
+    /// A tile's uptime and latency over a window of whole hours, with a series for charts.
+    #[oai(path = "/services/:id/stats", method = "get", operation_id = "getStats")]
+    async fn stats(
+        &self,
+        store: StoreData<'_>,
+        id: Path<i64>,
+        /// 24h, 7d, 30d, 90d or 365d (default 24h).
+        window: Query<Option<Window>>,
+        /// Slices in the series, 1 to 500 (default: hourly for 24h, 6-hourly for 7d, daily for 30d and 90d,
+        /// 5-daily for 365d).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        buckets: Query<Option<u32>>,
+    ) -> Result<Json<Stats>, ApiError> {
+        store.get_service(id.0).await?;
+        let window = window.0.unwrap_or(Window::Day);
+        let now = Utc::now();
+        let (first, last) = window_hours(window, now);
+        let rollups = store.rollups(id.0, first, last).await?;
+        let buckets = buckets.0.unwrap_or(window.default_buckets());
+        Ok(Json(summarise(id.0, &rollups, first, last, buckets, now)))
+    }
+
+    /// Incidents, newest first: each is a stretch of time a tile was down.
+    #[oai(path = "/incidents", method = "get", operation_id = "listIncidents")]
+    async fn incidents(
+        &self,
+        store: StoreData<'_>,
+        /// Only this tile's incidents.
+        service_id: Query<Option<i64>>,
+        /// true: only open incidents; false: only closed ones.
+        open: Query<Option<bool>>,
+        /// Incidents to return, 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<Incident>>, ApiError> {
+        let filter = IncidentFilter {
+            service_id: service_id.0,
+            open: open.0,
+            limit: limit.0.unwrap_or(100),
+        };
+        Ok(Json(store.incidents(&filter).await?))
+    }
+
+    /// Server-sent events: every check result and every state change as it happens.
+    #[oai(path = "/events", method = "get", operation_id = "streamEvents")]
+    async fn events(
+        &self,
+        engine: EngineData<'_>,
+        /// Only events of this tile.
+        service_id: Query<Option<i64>>,
+    ) -> EventStream<BoxStream<'static, Event>> {
+        let only = service_id.0;
+        let stream = futures_util::stream::unfold(engine.subscribe(), move |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        let event = Event::from(event);
+                        if only.is_none_or(|id| id == event.service_id) {
+                            return Some((event, receiver));
+                        }
+                    }
+                    // A slow reader missed some events; carry on with the newest.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+        EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15))
+    }
+}

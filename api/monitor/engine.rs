@@ -1,0 +1,646 @@
+//! The engine: one scheduler task that owns every watched tile's state and next run, probes that run
+//! beside it under a concurrency bound, and a writer task that stores what they find in batches.
+//! The scheduler never waits for a probe or the database, so a hanging target delays nothing else.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap},
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use tokio::{
+    sync::{Semaphore, broadcast, mpsc, oneshot},
+    task::JoinHandle,
+    time::Instant,
+};
+
+use super::probe::{ProbeOutcome, Prober};
+use crate::{
+    model::{
+        Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service, ServiceState,
+        ServiceStatus, StatusUpdate,
+    },
+    store::{Store, StoreError},
+};
+
+/// Runs a check once. The real one is [`Prober`]; scheduler tests script outcomes with their own.
+pub trait Probe: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        check: &'a Check,
+        service_url: &'a str,
+    ) -> Pin<Box<dyn Future<Output = ProbeOutcome> + Send + 'a>>;
+}
+
+impl Probe for Prober {
+    fn run<'a>(
+        &'a self,
+        check: &'a Check,
+        service_url: &'a str,
+    ) -> Pin<Box<dyn Future<Output = ProbeOutcome> + Send + 'a>> {
+        Box::pin(Prober::run(self, check, service_url))
+    }
+}
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Probes running at once, at most.
+    pub concurrency: usize,
+    /// How often found results are written.
+    pub flush_interval: Duration,
+    /// Raw results are kept this long.
+    pub retention_raw: Duration,
+    /// Hourly rollups are kept this long.
+    pub retention_rollups: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 256,
+            flush_interval: Duration::from_secs(1),
+            retention_raw: Duration::from_secs(7 * 86_400),
+            retention_rollups: Duration::from_secs(400 * 86_400),
+        }
+    }
+}
+
+/// What the engine tells listeners (the event stream).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    Result(CheckResult),
+    StateChanged {
+        service_id: i64,
+        state: ServiceState,
+        previous: ServiceState,
+        since: DateTime<Utc>,
+    },
+}
+
+impl From<EngineEvent> for Event {
+    fn from(event: EngineEvent) -> Self {
+        match event {
+            EngineEvent::Result(result) => Event {
+                kind: EventKind::Result,
+                service_id: result.service_id,
+                at: result.checked_at,
+                state: None,
+                previous: None,
+                result: Some(result),
+            },
+            EngineEvent::StateChanged {
+                service_id,
+                state,
+                previous,
+                since,
+            } => Event {
+                kind: EventKind::StateChanged,
+                service_id,
+                at: since,
+                state: Some(state),
+                previous: Some(previous),
+                result: None,
+            },
+        }
+    }
+}
+
+enum Command {
+    /// Read this tile again from the store (created, edited, paused, resumed, deleted).
+    Reload(i64),
+    /// Read every tile again (e.g. after a group was deleted with its tiles).
+    ReloadAll,
+    CheckNow(i64, oneshot::Sender<Result<CheckRun, String>>),
+    Finished {
+        service_id: i64,
+        generation: u64,
+        result: CheckResult,
+        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
+    },
+}
+
+/// A handle on the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<EngineEvent>,
+    tasks: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// The next state of a tile after a check, and the failures in a row so far.
+pub fn next_state(current: ServiceState, failures: u32, retries: u32, ok: bool) -> (ServiceState, u32) {
+    if ok {
+        return (ServiceState::Up, 0);
+    }
+    let failures = failures.saturating_add(1);
+    if failures > retries || current == ServiceState::Down {
+        (ServiceState::Down, failures)
+    } else {
+        (ServiceState::Pending, failures)
+    }
+}
+
+struct Watch {
+    url: String,
+    check: Check,
+    state: ServiceState,
+    since: DateTime<Utc>,
+    failures: u32,
+    /// Bumped on every reload, so results of an older configuration are told apart.
+    generation: u64,
+    in_flight: bool,
+}
+
+impl Watch {
+    fn from_service(service: &Service, generation: u64) -> Option<Self> {
+        let check = service.check.clone()?;
+        if service.status.state == ServiceState::Paused {
+            return None;
+        }
+        let retries = check.retries.unwrap_or(2);
+        let failures = match service.status.state {
+            ServiceState::Down => retries + 1,
+            ServiceState::Pending => 1,
+            _ => 0,
+        };
+        Some(Self {
+            url: service.url.clone(),
+            check,
+            state: service.status.state,
+            since: service.status.since.unwrap_or_else(Utc::now),
+            failures,
+            generation,
+            in_flight: false,
+        })
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.check.interval_s.unwrap_or(60)))
+    }
+}
+
+/// Spreads first runs over the interval, the same way for a tile every time, so that thousands of
+/// tiles never start in the same second.
+fn spread(service_id: i64, interval: Duration) -> Duration {
+    let hash = (service_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let millis = interval.as_millis().max(1) as u64;
+    Duration::from_millis(hash % millis)
+}
+
+impl Engine {
+    /// Loads every watched tile and starts checking. Must run inside a tokio runtime.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        probe: Arc<dyn Probe>,
+        config: EngineConfig,
+    ) -> Result<Self, StoreError> {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1024);
+        let (writes, write_inbox) = mpsc::channel::<HistoryBatch>(64);
+        let engine = Engine {
+            commands: commands.clone(),
+            events: events.clone(),
+            tasks: Arc::default(),
+        };
+        let mut scheduler = Scheduler {
+            store: store.clone(),
+            probe,
+            semaphore: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            commands,
+            events,
+            watches: HashMap::new(),
+            queue: BinaryHeap::new(),
+            next_generation: 0,
+            pending: HistoryBatch::default(),
+            writes,
+        };
+        scheduler.reload_all().await?;
+        let flush_interval = config.flush_interval;
+        let mut tasks = engine.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.push(tokio::spawn(scheduler.run(inbox, flush_interval)));
+        tasks.push(tokio::spawn(write_batches(store.clone(), write_inbox)));
+        tasks.push(tokio::spawn(prune_periodically(store, config)));
+        drop(tasks);
+        Ok(engine)
+    }
+
+    /// Tells the engine a tile changed (created, edited, paused, resumed or deleted).
+    pub fn reload(&self, service_id: i64) {
+        let _ = self.commands.send(Command::Reload(service_id));
+    }
+
+    pub fn reload_all(&self) {
+        let _ = self.commands.send(Command::ReloadAll);
+    }
+
+    /// Runs a tile's check now and waits for its result.
+    pub async fn check_now(&self, service_id: i64) -> Result<CheckRun, String> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::CheckNow(service_id, reply))
+            .map_err(|_| "the engine has stopped".to_owned())?;
+        answer.await.map_err(|_| "the engine has stopped".to_owned())?
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops checking; results found so far are written first.
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut tasks = tasks.into_iter();
+        if let Some(scheduler) = tasks.next() {
+            scheduler.abort();
+            let _ = scheduler.await;
+        }
+        // The scheduler hands its last batch to the writer when it is dropped; let the writer finish it.
+        if let Some(writer) = tasks.next() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        }
+        for task in tasks {
+            task.abort();
+        }
+    }
+}
+
+struct Scheduler {
+    store: Arc<dyn Store>,
+    probe: Arc<dyn Probe>,
+    semaphore: Arc<Semaphore>,
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<EngineEvent>,
+    watches: HashMap<i64, Watch>,
+    /// Due times, earliest first; entries of an older generation are skipped.
+    queue: BinaryHeap<Reverse<(Instant, i64, u64)>>,
+    next_generation: u64,
+    pending: HistoryBatch,
+    writes: mpsc::Sender<HistoryBatch>,
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        let batch = std::mem::take(&mut self.pending);
+        if !batch.is_empty() {
+            let _ = self.writes.try_send(batch);
+        }
+    }
+}
+
+impl Scheduler {
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>, flush_interval: Duration) {
+        let mut flush = tokio::time::interval(flush_interval);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next_due = self.queue.peek().map(|Reverse((due, _, _))| *due);
+            tokio::select! {
+                command = inbox.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                () = sleep_until(next_due) => self.dispatch_due(),
+                _ = flush.tick() => self.flush(),
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Reload(service_id) => self.reload(service_id, true).await,
+            Command::ReloadAll => {
+                if let Err(err) = self.reload_all().await {
+                    tracing::warn!(error = %err, "could not reload the watched tiles");
+                }
+            }
+            Command::CheckNow(service_id, reply) => self.check_now(service_id, reply).await,
+            Command::Finished {
+                service_id,
+                generation,
+                result,
+                reply,
+            } => self.finished(service_id, generation, result, reply),
+        }
+    }
+
+    async fn reload_all(&mut self) -> Result<(), StoreError> {
+        let dashboard = self.store.dashboard().await?;
+        let services: Vec<Service> = dashboard
+            .groups
+            .into_iter()
+            .flat_map(|group| group.services)
+            .collect();
+        self.watches.retain(|id, _| services.iter().any(|s| s.id == *id));
+        for service in services {
+            self.watch(&service, false);
+        }
+        Ok(())
+    }
+
+    async fn reload(&mut self, service_id: i64, soon: bool) {
+        match self.store.get_service(service_id).await {
+            Ok(service) => self.watch(&service, soon),
+            Err(StoreError::NotFound { .. }) => {
+                self.watches.remove(&service_id);
+            }
+            Err(err) => {
+                tracing::warn!(service_id, error = %err, "could not reload a tile; it keeps its old schedule")
+            }
+        }
+    }
+
+    /// Starts, restarts or stops watching a tile. `soon`: an edit, so the new check runs at once.
+    fn watch(&mut self, service: &Service, soon: bool) {
+        self.next_generation += 1;
+        let Some(mut watch) = Watch::from_service(service, self.next_generation) else {
+            self.watches.remove(&service.id);
+            return;
+        };
+        if let Some(old) = self.watches.get(&service.id) {
+            // An edit keeps what the engine knows about the tile's health.
+            watch.state = old.state;
+            watch.since = old.since;
+            watch.failures = old.failures;
+        }
+        let delay = if soon {
+            spread(service.id, Duration::from_millis(500))
+        } else {
+            spread(service.id, watch.interval())
+        };
+        self.queue
+            .push(Reverse((Instant::now() + delay, service.id, watch.generation)));
+        self.watches.insert(service.id, watch);
+    }
+
+    fn dispatch_due(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((due, service_id, generation))) = self.queue.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.queue.pop();
+            let Some(watch) = self
+                .watches
+                .get_mut(&service_id)
+                .filter(|w| w.generation == generation)
+            else {
+                continue;
+            };
+            // The next run keeps the cadence from the due time, not from when this one ends.
+            self.queue
+                .push(Reverse((due + watch.interval(), service_id, generation)));
+            if watch.in_flight {
+                continue; // still waiting for the previous run: skip this one rather than pile up
+            }
+            watch.in_flight = true;
+            let (check, url) = (watch.check.clone(), watch.url.clone());
+            self.spawn_probe(service_id, generation, check, url, None);
+        }
+    }
+
+    fn spawn_probe(
+        &self,
+        service_id: i64,
+        generation: u64,
+        check: Check,
+        url: String,
+        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
+    ) {
+        let (probe, semaphore, commands) =
+            (self.probe.clone(), self.semaphore.clone(), self.commands.clone());
+        tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let checked_at = crate::store::now();
+            let outcome = probe.run(&check, &url).await;
+            let result = CheckResult {
+                service_id,
+                checked_at,
+                ok: outcome.ok,
+                latency_ms: outcome.latency_ms,
+                status_code: outcome.status_code,
+                error: outcome.error,
+            };
+            let _ = commands.send(Command::Finished {
+                service_id,
+                generation,
+                result,
+                reply,
+            });
+        });
+    }
+
+    async fn check_now(&mut self, service_id: i64, reply: oneshot::Sender<Result<CheckRun, String>>) {
+        let service = match self.store.get_service(service_id).await {
+            Ok(service) => service,
+            Err(err) => {
+                let _ = reply.send(Err(err.to_string()));
+                return;
+            }
+        };
+        let Some(check) = service.check.clone() else {
+            let _ = reply.send(Err(format!(
+                "service {service_id} has no check; add one with PATCH first"
+            )));
+            return;
+        };
+        if !self.watches.contains_key(&service_id) {
+            self.watch(&service, false);
+        }
+        let generation = self.watches.get(&service_id).map_or(0, |w| w.generation);
+        self.spawn_probe(service_id, generation, check, service.url, Some(reply));
+    }
+
+    fn finished(
+        &mut self,
+        service_id: i64,
+        generation: u64,
+        result: CheckResult,
+        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
+    ) {
+        let Some(watch) = self.watches.get_mut(&service_id) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(format!(
+                    "service {service_id} is no longer watched (deleted or paused)"
+                )));
+            }
+            return;
+        };
+        if reply.is_none() {
+            watch.in_flight = false;
+        }
+        if watch.generation != generation && reply.is_none() {
+            return; // a result of the configuration before an edit
+        }
+        let retries = watch.check.retries.unwrap_or(2);
+        let previous = watch.state;
+        let (state, failures) = next_state(previous, watch.failures, retries, result.ok);
+        watch.failures = failures;
+        if state != previous {
+            watch.state = state;
+            watch.since = result.checked_at;
+            if state == ServiceState::Down {
+                let cause = result.error.clone().unwrap_or_else(|| "the check failed".into());
+                self.pending.incidents.push(IncidentChange::Open {
+                    service_id,
+                    started_at: result.checked_at,
+                    cause,
+                });
+            } else if previous == ServiceState::Down {
+                self.pending.incidents.push(IncidentChange::Close {
+                    service_id,
+                    ended_at: result.checked_at,
+                });
+            }
+            let _ = self.events.send(EngineEvent::StateChanged {
+                service_id,
+                state,
+                previous,
+                since: result.checked_at,
+            });
+        }
+        let status = ServiceStatus {
+            state: watch.state,
+            since: Some(watch.since),
+            last_checked_at: Some(result.checked_at),
+            last_latency_ms: Some(result.latency_ms),
+            last_error: result.error.clone(),
+        };
+        self.pending.statuses.retain(|s| s.service_id != service_id);
+        self.pending.statuses.push(StatusUpdate {
+            service_id,
+            state: watch.state,
+            since: watch.since,
+            last_checked_at: status.last_checked_at,
+            last_latency_ms: status.last_latency_ms,
+            last_error: status.last_error.clone(),
+            failures,
+        });
+        self.pending.results.push(result.clone());
+        let _ = self.events.send(EngineEvent::Result(result.clone()));
+        if let Some(reply) = reply {
+            let _ = reply.send(Ok(CheckRun { result, status }));
+        }
+        if self.pending.results.len() >= 1000 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if let Err(mpsc::error::TrySendError::Full(batch) | mpsc::error::TrySendError::Closed(batch)) =
+            self.writes.try_send(batch)
+        {
+            // The writer is behind (slow or unreachable database): keep the batch and try again next tick.
+            self.pending = batch;
+            if self.pending.results.len() > 100_000 {
+                let excess = self.pending.results.len() - 100_000;
+                self.pending.results.drain(..excess);
+                tracing::warn!(
+                    dropped = excess,
+                    "the database is not keeping up: oldest unwritten results dropped"
+                );
+            }
+        }
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes batches one after another; a batch that fails is retried a few times, then dropped with a warning.
+async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<HistoryBatch>) {
+    while let Some(batch) = inbox.recv().await {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            match store.record_history(&batch).await {
+                Ok(()) => break,
+                Err(err) if attempt < 5 => {
+                    tracing::warn!(attempt, error = %err, "could not write check results; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(err) => {
+                    tracing::error!(results = batch.results.len(), error = %err, "check results lost")
+                }
+            }
+        }
+    }
+}
+
+/// Deletes expired history in small steps every hour, so no step holds a lock for long.
+async fn prune_periodically(store: Arc<dyn Store>, config: EngineConfig) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let now_ms = Utc::now().timestamp_millis();
+        let raw_before = now_ms - config.retention_raw.as_millis() as i64;
+        let rollups_before = super::rollup::hour_of_ms(now_ms - config.retention_rollups.as_millis() as i64);
+        let mut removed = 0;
+        loop {
+            match store.prune_history(raw_before, rollups_before, 5_000).await {
+                Ok(0) => break,
+                Ok(step) => removed += step,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not delete expired check history");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "deleted expired check history");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_hold_a_tile_in_pending_before_down() {
+        let (state, failures) = next_state(ServiceState::Up, 0, 2, false);
+        assert_eq!((state, failures), (ServiceState::Pending, 1));
+        let (state, failures) = next_state(state, failures, 2, false);
+        assert_eq!((state, failures), (ServiceState::Pending, 2));
+        let (state, failures) = next_state(state, failures, 2, false);
+        assert_eq!((state, failures), (ServiceState::Down, 3));
+        assert_eq!(next_state(state, failures, 2, true), (ServiceState::Up, 0));
+        assert_eq!(
+            next_state(ServiceState::Unknown, 0, 0, false).0,
+            ServiceState::Down,
+            "no retries: down at once"
+        );
+        assert_eq!(
+            next_state(ServiceState::Down, 0, 5, false).0,
+            ServiceState::Down,
+            "down stays down"
+        );
+    }
+
+    #[test]
+    fn first_runs_spread_over_the_interval() {
+        let interval = Duration::from_secs(60);
+        let mut seconds: Vec<u64> = (1..=600).map(|id| spread(id, interval).as_secs()).collect();
+        assert!(seconds.iter().all(|s| *s < 60));
+        seconds.sort();
+        seconds.dedup();
+        assert!(
+            seconds.len() >= 55,
+            "600 tiles use most of the 60 seconds: {}",
+            seconds.len()
+        );
+    }
+}
