@@ -40,6 +40,7 @@ on_every_store!(
     history_skips_deleted_tiles_and_keeps_one_open_incident,
     pausing_closes_the_incident_and_resuming_resets_the_state,
     pruning_removes_only_expired_rows,
+    dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours,
 );
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
@@ -269,7 +270,7 @@ async fn moving_a_service_puts_it_last_in_its_new_group(backend: Backend) {
     let in_infra: Vec<String> = store.dashboard().await.unwrap().groups[1]
         .services
         .iter()
-        .map(|s| s.name.clone())
+        .map(|t| t.service.name.clone())
         .collect();
     assert_eq!(in_infra, ["Router", "NAS", "Jellyfin"]);
 
@@ -666,10 +667,10 @@ async fn concurrent_writes_all_land_with_distinct_positions(backend: Backend) {
         .unwrap()
         .services;
     assert_eq!(
-        tiles.iter().map(|s| s.position).collect::<Vec<_>>(),
+        tiles.iter().map(|s| s.service.position).collect::<Vec<_>>(),
         (0..40).collect::<Vec<i64>>()
     );
-    assert!(tiles.iter().all(|s| s.tags.len() == 1));
+    assert!(tiles.iter().all(|s| s.service.tags.len() == 1));
 }
 
 async fn dashboard_matches_lists_in_order(backend: Backend) {
@@ -687,11 +688,11 @@ async fn dashboard_matches_lists_in_order(backend: Backend) {
     let shape: Vec<(i64, Vec<i64>)> = dashboard
         .groups
         .iter()
-        .map(|g| (g.id, g.services.iter().map(|s| s.id).collect()))
+        .map(|g| (g.id, g.services.iter().map(|t| t.service.id).collect()))
         .collect();
     assert_eq!(shape, [(second, vec![c, b]), (empty, vec![]), (first, vec![a])]);
     assert_eq!(
-        dashboard.groups[0].services[0],
+        dashboard.groups[0].services[0].service,
         store.get_service(c).await.unwrap()
     );
 }
@@ -771,7 +772,7 @@ async fn checks_are_stored_replaced_and_removed(backend: Backend) {
         .unwrap();
     assert_eq!(removed.check, None);
     let dashboard = store.dashboard().await.unwrap();
-    assert_eq!(dashboard.groups[0].services[1].check, None);
+    assert_eq!(dashboard.groups[0].services[1].service.check, None);
 }
 
 fn result(service_id: i64, at_ms: i64, ok: bool, latency_ms: u32) -> CheckResult {
@@ -1062,4 +1063,53 @@ async fn pruning_removes_only_expired_rows(backend: Backend) {
         "rollups from the cutoff hour on stay (days 0 to 10)"
     );
     assert_eq!(removed, 13 + 9);
+}
+
+async fn dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let watched = store
+        .create_service(&new_service(group, "Watched"))
+        .await
+        .unwrap()
+        .id;
+    let quiet = store
+        .create_service(&new_service(group, "Quiet"))
+        .await
+        .unwrap()
+        .id;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let hour = 3_600_000;
+    let results = vec![
+        result(watched, now_ms, true, 30),
+        result(watched, now_ms - 1, true, 50),
+        result(watched, now_ms - 2, false, 0),
+        result(watched, now_ms - 3 * hour, true, 100),
+        result(watched, now_ms - 30 * hour, false, 0), // older than 24 h: left out
+    ];
+    store
+        .record_history(&HistoryBatch {
+            results,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let dashboard = store.dashboard().await.unwrap();
+    let tiles = &dashboard.groups[0].services;
+    let tile = tiles.iter().find(|t| t.service.id == watched).unwrap();
+    assert_eq!(tile.uptime_24h, Some(75.0));
+    assert_eq!(tile.latency_24h.len(), 24);
+    assert_eq!(
+        tile.latency_24h[23],
+        Some(40.0),
+        "this hour: the average of 30 and 50"
+    );
+    assert_eq!(tile.latency_24h[20], Some(100.0), "three hours ago");
+    assert_eq!(tile.latency_24h.iter().filter(|l| l.is_some()).count(), 2);
+    let silent = tiles.iter().find(|t| t.service.id == quiet).unwrap();
+    assert_eq!(
+        (silent.uptime_24h, silent.latency_24h.iter().all(Option::is_none)),
+        (None, true)
+    );
 }

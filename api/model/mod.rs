@@ -61,17 +61,29 @@ pub struct Service {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A tile on the start page: the service, and how it did over the last 24 hours.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct DashboardTile {
+    #[oai(flatten)]
+    pub service: Service,
+    /// Share of checks that passed in the last 24 hours, in percent; null without checks.
+    pub uptime_24h: Option<f64>,
+    /// Average latency of each of the last 24 hours, oldest first (24 values); null for hours without a
+    /// successful check.
+    pub latency_24h: Vec<Option<f64>>,
+}
+
 /// One group of the start page with its tiles in order.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Object)]
 pub struct DashboardGroup {
     pub id: i64,
     pub name: String,
     pub position: i64,
-    pub services: Vec<Service>,
+    pub services: Vec<DashboardTile>,
 }
 
 /// Everything the start page needs, in one response.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Object)]
 pub struct Dashboard {
     /// All groups in order, each with its tiles in order.
     pub groups: Vec<DashboardGroup>,

@@ -333,7 +333,7 @@ impl Scheduler {
         let services: Vec<Service> = dashboard
             .groups
             .into_iter()
-            .flat_map(|group| group.services)
+            .flat_map(|group| group.services.into_iter().map(|tile| tile.service))
             .collect();
         self.watches.retain(|id, _| services.iter().any(|s| s.id == *id));
         for service in services {

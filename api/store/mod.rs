@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    CheckResult, Dashboard, DashboardGroup, Group, GroupPatch, HistoryBatch, Incident, IncidentFilter,
-    NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState, ServiceStatus,
-    cursor,
+    CheckResult, Dashboard, DashboardGroup, DashboardTile, Group, GroupPatch, HistoryBatch, Incident,
+    IncidentFilter, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
+    ServiceStatus, cursor,
 };
 use crate::monitor::rollup::{Rollup, hour_of_ms};
 
@@ -557,10 +557,55 @@ pub(crate) fn page(mut items: Vec<Service>, limit: u32) -> StoreResult<ServicePa
 }
 
 /// Puts tiles (sorted by group, then position) under their groups (sorted by position).
-pub(crate) fn assemble_dashboard(groups: Vec<Group>, services: Vec<Service>) -> Dashboard {
-    let mut by_group: HashMap<i64, Vec<Service>> = HashMap::with_capacity(groups.len());
+/// The last 24 hours of one tile's rollups, as the dashboard needs them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RecentRollupRow {
+    pub(crate) service_id: i64,
+    pub(crate) hour: i64,
+    pub(crate) checks: i64,
+    pub(crate) ok_checks: i64,
+    pub(crate) latency_sum: i64,
+}
+
+/// The first of the 24 hours the dashboard shows (the current hour is the last).
+pub(crate) fn dashboard_first_hour() -> i64 {
+    hour_of_ms(chrono::Utc::now().timestamp_millis()) - 23
+}
+
+/// Puts tiles (sorted by group, then position) under their groups (sorted by position), each with its
+/// uptime and latency of the 24 hours from `first_hour`.
+pub(crate) fn assemble_dashboard(
+    groups: Vec<Group>,
+    services: Vec<Service>,
+    recent: Vec<RecentRollupRow>,
+    first_hour: i64,
+) -> Dashboard {
+    let mut hours: HashMap<i64, Vec<RecentRollupRow>> = HashMap::new();
+    for row in recent
+        .into_iter()
+        .filter(|row| (first_hour..first_hour + 24).contains(&row.hour))
+    {
+        hours.entry(row.service_id).or_default().push(row);
+    }
+    let mut by_group: HashMap<i64, Vec<DashboardTile>> = HashMap::with_capacity(groups.len());
     for service in services {
-        by_group.entry(service.group_id).or_default().push(service);
+        let rows = hours.remove(&service.id).unwrap_or_default();
+        let (checks, ok_checks) = rows
+            .iter()
+            .fold((0, 0), |(c, o), row| (c + row.checks, o + row.ok_checks));
+        let mut latency_24h = vec![None; 24];
+        for row in &rows {
+            if row.ok_checks > 0 {
+                latency_24h[(row.hour - first_hour) as usize] =
+                    Some(row.latency_sum as f64 / row.ok_checks as f64);
+            }
+        }
+        let uptime_24h = (checks > 0).then(|| ok_checks as f64 * 100.0 / checks as f64);
+        by_group.entry(service.group_id).or_default().push(DashboardTile {
+            service,
+            uptime_24h,
+            latency_24h,
+        });
     }
     Dashboard {
         groups: groups

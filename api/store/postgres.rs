@@ -11,9 +11,10 @@ use sqlx::{
 };
 
 use super::{
-    ConnectError, DatabaseUrl, IncidentRow, MigrationStatus, PoolConfig, ResultRow, RollupRow, ServiceRow,
-    Store, StoreError, StoreKind, StoreResult, assemble_dashboard, batch_rollups, classify, group_name_clash,
-    group_not_empty, into_services, like_pattern, no_such_group, now, page, service_name_clash,
+    ConnectError, DatabaseUrl, IncidentRow, MigrationStatus, PoolConfig, RecentRollupRow, ResultRow,
+    RollupRow, ServiceRow, Store, StoreError, StoreKind, StoreResult, assemble_dashboard, batch_rollups,
+    classify, dashboard_first_hour, group_name_clash, group_not_empty, into_services, like_pattern,
+    no_such_group, now, page, service_name_clash,
 };
 use chrono::{DateTime, Utc};
 
@@ -500,8 +501,21 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(pg_error)?;
+        let first_hour = dashboard_first_hour();
+        let recent: Vec<RecentRollupRow> = sqlx::query_as(
+            "SELECT service_id, hour, checks, ok_checks, latency_sum FROM check_rollups WHERE hour >= $1",
+        )
+        .bind(first_hour)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
-        Ok(assemble_dashboard(groups, into_services(rows)?))
+        Ok(assemble_dashboard(
+            groups,
+            into_services(rows)?,
+            recent,
+            first_hour,
+        ))
     }
 
     async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()> {
