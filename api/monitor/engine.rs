@@ -130,6 +130,36 @@ pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<EngineEvent>,
     tasks: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    metrics: Arc<EngineMetrics>,
+}
+
+/// Counters for benchmarks and, later, `/metrics`.
+#[derive(Debug, Default)]
+pub struct EngineMetrics {
+    /// Scheduled checks started so far.
+    pub checks: std::sync::atomic::AtomicU64,
+    /// How late scheduled checks started (after waiting for a free slot), in microseconds; the latest 100,000.
+    lags_us: std::sync::Mutex<Vec<u64>>,
+}
+
+impl EngineMetrics {
+    const KEPT: usize = 100_000;
+
+    fn record_lag(&self, lag: Duration) {
+        let count = self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize;
+        let mut lags = self.lags_us.lock().unwrap_or_else(|p| p.into_inner());
+        let lag_us = lag.as_micros() as u64;
+        if lags.len() < Self::KEPT {
+            lags.push(lag_us)
+        } else {
+            lags[count % Self::KEPT] = lag_us
+        }
+    }
+
+    /// The recorded lags, emptied.
+    pub fn take_lags(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.lags_us.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// The next state of a tile after a check, and the failures in a row so far.
@@ -202,10 +232,12 @@ impl Engine {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
         let (writes, write_inbox) = mpsc::channel::<HistoryBatch>(64);
+        let metrics = Arc::new(EngineMetrics::default());
         let engine = Engine {
             commands: commands.clone(),
             events: events.clone(),
             tasks: Arc::default(),
+            metrics: metrics.clone(),
         };
         let mut scheduler = Scheduler {
             store: store.clone(),
@@ -218,6 +250,7 @@ impl Engine {
             next_generation: 0,
             pending: HistoryBatch::default(),
             writes,
+            metrics,
         };
         scheduler.reload_all().await?;
         let flush_interval = config.flush_interval;
@@ -245,6 +278,10 @@ impl Engine {
             .send(Command::CheckNow(service_id, reply))
             .map_err(|_| "the engine has stopped".to_owned())?;
         answer.await.map_err(|_| "the engine has stopped".to_owned())?
+    }
+
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
@@ -282,6 +319,7 @@ struct Scheduler {
     next_generation: u64,
     pending: HistoryBatch,
     writes: mpsc::Sender<HistoryBatch>,
+    metrics: Arc<EngineMetrics>,
 }
 
 impl Drop for Scheduler {
@@ -399,7 +437,7 @@ impl Scheduler {
             }
             watch.in_flight = true;
             let (check, url) = (watch.check.clone(), watch.url.clone());
-            self.spawn_probe(service_id, generation, check, url, None);
+            self.spawn_probe(service_id, generation, check, url, Some(due), None);
         }
     }
 
@@ -409,12 +447,20 @@ impl Scheduler {
         generation: u64,
         check: Check,
         url: String,
+        due: Option<Instant>,
         reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
     ) {
-        let (probe, semaphore, commands) =
-            (self.probe.clone(), self.semaphore.clone(), self.commands.clone());
+        let (probe, semaphore, commands, metrics) = (
+            self.probe.clone(),
+            self.semaphore.clone(),
+            self.commands.clone(),
+            self.metrics.clone(),
+        );
         tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            if let Some(due) = due {
+                metrics.record_lag(Instant::now().saturating_duration_since(due));
+            }
             let checked_at = crate::store::now();
             let outcome = probe.run(&check, &url).await;
             let result = CheckResult {
@@ -452,7 +498,7 @@ impl Scheduler {
             self.watch(&service, false);
         }
         let generation = self.watches.get(&service_id).map_or(0, |w| w.generation);
-        self.spawn_probe(service_id, generation, check, service.url, Some(reply));
+        self.spawn_probe(service_id, generation, check, service.url, None, Some(reply));
     }
 
     fn finished(

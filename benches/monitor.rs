@@ -1,0 +1,427 @@
+//! Monitor engine benchmark: N tiles checked every 60 s against a loopback HTTP target, on SQLite or
+//! PostgreSQL. Reports checks per second, schedule lag p50/p99, CPU, peak RSS, database size after a
+//! simulated month of history, and GET /dashboard and GET /stats?window=365d latency.
+//!
+//!   cargo bench --bench monitor -- --monitors 1000 --seconds 120
+//!   cargo bench --bench monitor -- --monitors 10000 --seconds 120 --simulate-days 0
+//!   HOMEWATCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench --features postgres --bench monitor -- --store postgres --monitors 1000
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use homewatch::{
+    http::{self, HttpOptions},
+    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService},
+    monitor::{
+        engine::{Engine, EngineConfig},
+        probe::Prober,
+    },
+    server,
+    store::{self, DatabaseUrl, PoolConfig, Store},
+};
+use poem::{
+    Route, get, handler,
+    listener::{Acceptor, Listener, TcpListener},
+};
+
+struct Options {
+    monitors: usize,
+    seconds: u64,
+    store: String,
+    simulate_days: i64,
+    http_samples: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        monitors: 1000,
+        seconds: 120,
+        store: "sqlite".into(),
+        simulate_days: 30,
+        http_samples: 300,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut index = 0;
+    while index < args.len() {
+        let value = args.get(index + 1).cloned().unwrap_or_default();
+        match args[index].as_str() {
+            "--monitors" => options.monitors = value.parse().expect("--monitors N"),
+            "--seconds" => options.seconds = value.parse().expect("--seconds S"),
+            "--store" => options.store = value,
+            "--simulate-days" => options.simulate_days = value.parse().expect("--simulate-days D"),
+            "--http-samples" => options.http_samples = value.parse().expect("--http-samples N"),
+            _ => {
+                index += 1; // e.g. the --bench that cargo passes
+                continue;
+            }
+        }
+        index += 2;
+    }
+    options
+}
+
+#[handler]
+fn healthy() -> &'static str {
+    "ok"
+}
+
+async fn loopback_target() -> String {
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
+    format!("http://{addr}/health")
+}
+
+/// CPU seconds this process used so far (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Database {
+    url: DatabaseUrl,
+    sqlite_path: Option<std::path::PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+async fn database(kind: &str) -> Database {
+    let dir = tempfile::tempdir().unwrap();
+    match kind {
+        "sqlite" => {
+            let path = dir.path().join("bench.db");
+            Database {
+                url: DatabaseUrl::new(format!("sqlite://{}", path.display())),
+                sqlite_path: Some(path),
+                _dir: dir,
+            }
+        }
+        "postgres" => {
+            let admin = std::env::var("HOMEWATCH_BENCH_DATABASE_URL")
+                .expect("set HOMEWATCH_BENCH_DATABASE_URL to an admin URL for --store postgres");
+            run_admin(&admin, "DROP DATABASE IF EXISTS homewatch_bench WITH (FORCE)").await;
+            run_admin(&admin, "CREATE DATABASE homewatch_bench").await;
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path("homewatch_bench");
+            Database {
+                url: DatabaseUrl::new(url.to_string()),
+                sqlite_path: None,
+                _dir: dir,
+            }
+        }
+        other => panic!("--store {other}: use sqlite or postgres"),
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn run_admin(admin: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("reach the PostgreSQL server");
+    sqlx::query(sql).execute(&mut connection).await.expect(sql);
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn run_admin(_admin: &str, _sql: &str) {
+    panic!("--store postgres needs `cargo bench --features postgres`");
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres_size(url: &DatabaseUrl) -> u64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+    let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    size as u64
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_size(_url: &DatabaseUrl) -> u64 {
+    0
+}
+
+async fn size_bytes(db: &Database) -> u64 {
+    match &db.sqlite_path {
+        Some(path) => ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+            .map(|meta| meta.len())
+            .sum(),
+        None => postgres_size(&db.url).await,
+    }
+}
+
+async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec<i64> {
+    let mut errors = Vec::new();
+    let check: Check =
+        serde_json::from_value(serde_json::json!({ "kind": "http", "interval_s": 60 })).unwrap();
+    let check = check.normalised(Some(target), &mut errors);
+    let mut ids = Vec::with_capacity(count);
+    let mut group = 0;
+    for index in 0..count {
+        if index % 100 == 0 {
+            group = store
+                .create_group(&NewGroup {
+                    name: format!("Group {}", index / 100),
+                })
+                .await
+                .unwrap()
+                .id;
+        }
+        let tile = NewService {
+            group_id: group,
+            name: format!("Service {index}"),
+            url: target.to_owned(),
+            description: Some("a benchmark tile".into()),
+            icon: None,
+            tags: Some(vec!["bench".into()]),
+            check: Some(check.clone()),
+        };
+        ids.push(store.create_service(&tile).await.unwrap().id);
+    }
+    ids
+}
+
+/// A month of history as the engine would leave it: full-rate raw results for the retained week, and one
+/// result per hour before that (an hourly rollup row is the same size whatever it counts).
+async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usize {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (minute, hour) = (60_000, 3_600_000);
+    let mut written = 0;
+    let mut batch = Vec::with_capacity(20_000);
+    for (n, id) in ids.iter().enumerate() {
+        let mut at = now_ms - days * 24 * hour;
+        while at < now_ms {
+            let recent = now_ms - at <= 7 * 24 * hour;
+            let ok = (at / minute + n as i64) % 97 != 0;
+            let latency = 5 + ((at / minute + n as i64) % 40) as u32;
+            batch.push(CheckResult {
+                service_id: *id,
+                checked_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
+                ok,
+                latency_ms: latency,
+                status_code: Some(if ok { 200 } else { 503 }),
+                error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+            });
+            at += if recent { minute } else { hour };
+            if batch.len() == 20_000 {
+                written += batch.len();
+                let results = std::mem::take(&mut batch);
+                store
+                    .record_history(&HistoryBatch {
+                        results,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    written += batch.len();
+    store
+        .record_history(&HistoryBatch {
+            results: batch,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // What the hourly pruning job leaves: no raw results beyond the retained week.
+    while store
+        .prune_history(now_ms - 7 * 24 * hour, 0, 50_000)
+        .await
+        .unwrap()
+        > 0
+    {}
+    written
+}
+
+async fn latencies(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
+    let mut samples = Vec::with_capacity(urls.len());
+    for url in urls {
+        let started = Instant::now();
+        let response = client.get(url).send().await.unwrap();
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+        response.bytes().await.unwrap();
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
+    println!(
+        "# monitor benchmark: {} tiles every 60 s on {}",
+        options.monitors, options.store
+    );
+    let target = loopback_target().await;
+    let db = database(&options.store).await;
+    let pool = PoolConfig {
+        acquire_timeout: Duration::from_secs(30),
+        ..PoolConfig::default()
+    };
+    let store = store::connect(&db.url, &pool).await.unwrap();
+    store.migrate().await.unwrap();
+    let started = Instant::now();
+    let ids = create_tiles(&store, options.monitors, &target).await;
+    println!(
+        "created {} tiles in {:.1} s",
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let engine = Engine::start(
+        store.clone(),
+        Arc::new(Prober::new().unwrap()),
+        EngineConfig::default(),
+    )
+    .await
+    .unwrap();
+    // The first minute spreads first runs; measure steady state after it.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    engine.metrics().take_lags();
+    let checks_before = engine.metrics().checks.load(std::sync::atomic::Ordering::Relaxed);
+    let (cpu_before, wall_before) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+    let wall = wall_before.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    let checks = engine.metrics().checks.load(std::sync::atomic::Ordering::Relaxed) - checks_before;
+    let mut lags: Vec<f64> = engine
+        .metrics()
+        .take_lags()
+        .into_iter()
+        .map(|us| us as f64 / 1000.0)
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    println!(
+        "checks per second (steady state, {wall:.0} s): {:.1} (expected {:.1})",
+        checks as f64 / wall,
+        options.monitors as f64 / 60.0
+    );
+    println!(
+        "schedule lag: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "CPU: {:.3} cores (whole process: engine, probes, target server, database writes)",
+        cpu / wall
+    );
+    println!(
+        "peak RSS: {:.1} MB (includes the loopback target and, for SQLite, the database)",
+        peak_rss_mb()
+    );
+    engine.stop().await;
+
+    if options.simulate_days > 0 {
+        let started = Instant::now();
+        let written = simulate_history(&store, &ids, options.simulate_days).await;
+        let bytes = size_bytes(&db).await;
+        let per_monitor = bytes as f64 / ids.len() as f64;
+        println!(
+            "simulated {} days ({written} results) in {:.0} s: database {:.1} MB, {:.1} kB per tile; \
+             projected per tile-year (rollups x 365/{}): {:.2} MB",
+            options.simulate_days,
+            started.elapsed().as_secs_f64(),
+            bytes as f64 / 1e6,
+            per_monitor / 1e3,
+            options.simulate_days,
+            per_monitor * 365.0 / options.simulate_days as f64 / 1e6,
+        );
+    }
+
+    let engine = Engine::start(
+        store.clone(),
+        Arc::new(Prober::new().unwrap()),
+        EngineConfig::default(),
+    )
+    .await
+    .unwrap();
+    let options_http = HttpOptions {
+        web_dir: "web".into(),
+        request_timeout: Duration::from_secs(30),
+        cors_origins: vec![],
+    };
+    let app = http::app(store.clone(), engine.clone(), &options_http).unwrap();
+    let running = server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        app,
+        std::future::pending(),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", running.addr);
+    let dashboard: Vec<String> = (0..options.http_samples)
+        .map(|_| format!("{base}/api/v1/dashboard"))
+        .collect();
+    let (p50, p99) = latencies(&client, &dashboard).await;
+    println!(
+        "GET /dashboard ({} tiles, {} requests): p50 {p50:.1} ms, p99 {p99:.1} ms",
+        ids.len(),
+        options.http_samples
+    );
+    let stats: Vec<String> = (0..options.http_samples)
+        .map(|i| {
+            format!(
+                "{base}/api/v1/services/{}/stats?window=365d",
+                ids[i * 7919 % ids.len()]
+            )
+        })
+        .collect();
+    let (p50, p99) = latencies(&client, &stats).await;
+    println!(
+        "GET /stats?window=365d ({} requests): p50 {p50:.1} ms, p99 {p99:.1} ms",
+        options.http_samples
+    );
+    running.stop().await.unwrap();
+    engine.stop().await;
+    store.close().await;
+    if options.store == "postgres" {
+        let admin = std::env::var("HOMEWATCH_BENCH_DATABASE_URL").unwrap();
+        run_admin(&admin, "DROP DATABASE IF EXISTS homewatch_bench WITH (FORCE)").await;
+    }
+}
