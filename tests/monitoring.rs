@@ -154,6 +154,27 @@ async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(ba
         tile_now.body["status"]["state"], "up",
         "the stored status follows the engine"
     );
+
+    // A tile that stops being watched while down is neither down nor in an open incident any more.
+    status.store(500, Ordering::SeqCst);
+    app.post(&check, json!({})).await;
+    app.post(&check, json!({})).await;
+    eventually(&app, "/api/v1/incidents?open=true", |body| {
+        body.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let unwatched = app
+        .patch(&format!("/api/v1/services/{tile}"), json!({ "check": null }))
+        .await;
+    assert_eq!(unwatched.status, StatusCode::OK);
+    eventually(&app, &format!("/api/v1/services/{tile}"), |body| {
+        body["status"]["state"] == "unknown"
+    })
+    .await;
+    eventually(&app, "/api/v1/incidents?open=true", |body| {
+        body.as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
 }
 
 async fn paused_tiles_are_not_checked(backend: Backend) {

@@ -397,6 +397,9 @@ impl Scheduler {
         self.next_generation += 1;
         let Some(mut watch) = Watch::from_service(service, self.next_generation) else {
             self.watches.remove(&service.id);
+            if service.check.is_none() && service.status.state != ServiceState::Unknown {
+                self.forget_health(service.id);
+            }
             return;
         };
         if let Some(old) = self.watches.get(&service.id) {
@@ -413,6 +416,26 @@ impl Scheduler {
         self.queue
             .push(Reverse((Instant::now() + delay, service.id, watch.generation)));
         self.watches.insert(service.id, watch);
+    }
+
+    /// A tile that lost its check is no longer up or down: its status goes back to unknown and an open
+    /// incident ends now.
+    fn forget_health(&mut self, service_id: i64) {
+        let now = crate::store::now();
+        self.pending.statuses.retain(|s| s.service_id != service_id);
+        self.pending.statuses.push(StatusUpdate {
+            service_id,
+            state: ServiceState::Unknown,
+            since: now,
+            last_checked_at: None,
+            last_latency_ms: None,
+            last_error: None,
+            failures: 0,
+        });
+        self.pending.incidents.push(IncidentChange::Close {
+            service_id,
+            ended_at: now,
+        });
     }
 
     fn dispatch_due(&mut self) {
