@@ -19,9 +19,13 @@ function tile(service) {
       ? el("img", { src: service.icon, alt: "", class: "icon", loading: "lazy" })
       : el("span", { class: "icon", "aria-hidden": "true" }, service.icon)
     : el("span", { class: "icon", "aria-hidden": "true" }, service.name.slice(0, 1).toUpperCase());
+  const state = service.check ? service.status.state : "not monitored";
   const link = el("a", { href: service.url, target: "_blank", rel: "noopener noreferrer", class: "tile" },
     icon,
-    el("span", { class: "name" }, service.name));
+    el("span", { class: "name" }, service.name),
+    el("span", { class: `state state-${state.replace(" ", "-")}` }, state +
+      (service.uptime_24h == null ? "" : ` · ${service.uptime_24h.toFixed(1)}% 24 h`) +
+      (service.status.last_latency_ms == null ? "" : ` · ${service.status.last_latency_ms} ms`)));
   if (service.description) link.append(el("span", { class: "description" }, service.description));
   if (service.tags.length) link.append(el("span", { class: "tags" }, service.tags.join(" · ")));
   return el("li", { "data-service-id": String(service.id) }, link);
@@ -29,9 +33,11 @@ function tile(service) {
 
 function render(dashboard) {
   const main = document.getElementById("groups");
-  const tiles = dashboard.groups.reduce((sum, group) => sum + group.services.length, 0);
+  const services = dashboard.groups.flatMap((group) => group.services);
+  const count = (state) => services.filter((s) => s.check && s.status.state === state).length;
   document.getElementById("summary").textContent =
-    `${dashboard.groups.length} group(s), ${tiles} service(s). Monitoring is not set up yet.`;
+    `${dashboard.groups.length} group(s), ${services.length} service(s): ${count("up")} up, ` +
+    `${count("down")} down, ${count("pending")} pending, ${count("paused")} paused.`;
   if (!dashboard.groups.length) {
     main.replaceChildren(el("p", { class: "empty" },
       "No groups yet. Add one with POST /api/v1/groups (see the API docs)."));
