@@ -90,11 +90,7 @@ pub struct HttpOptions {
 
 #[handler]
 fn api_not_found() -> Response {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "no such endpoint; the API is described at /api/openapi.json and /api/docs",
-    )
-    .into_response_with_status()
+    Problem::new(StatusCode::NOT_FOUND, problem::NO_SUCH_ENDPOINT).into_response_with_status()
 }
 
 /// Logs every request (method, path, status, latency, request id), and gives bodiless error responses

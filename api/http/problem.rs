@@ -12,6 +12,9 @@ use poem_openapi::{
 use crate::{model::FieldError, store::StoreError};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// The detail of a 404 for a path no endpoint has.
+pub const NO_SUCH_ENDPOINT: &str =
+    "no such endpoint; the API is described at /api/openapi.json and /api/docs";
 
 /// An error, as RFC 9457 problem details.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -225,10 +228,7 @@ pub fn from_poem_error(err: poem::Error) -> Response {
             format!("{content_type}; send JSON with `Content-Type: application/json`"),
         )
     } else if status == StatusCode::NOT_FOUND {
-        Problem::new(
-            status,
-            "no such endpoint; the API is described at /api/openapi.json and /api/docs",
-        )
+        Problem::new(status, NO_SUCH_ENDPOINT)
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
         Problem::new(status, "this endpoint does not accept that method; see /api/docs")
     } else if status.is_server_error() {

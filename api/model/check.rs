@@ -373,18 +373,6 @@ impl ServiceState {
     }
 }
 
-impl ServiceStatus {
-    pub fn unknown() -> Self {
-        Self {
-            state: ServiceState::Unknown,
-            since: None,
-            last_checked_at: None,
-            last_latency_ms: None,
-            last_error: None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -254,9 +254,6 @@ pub enum ConnectError {
     /// The database did not answer or refused us; it may come up later.
     #[error("{0}")]
     Unreachable(String),
-    /// Connected, but the schema could not be brought up to date.
-    #[error("{0}")]
-    Migration(String),
 }
 
 impl ConnectError {
@@ -546,17 +543,16 @@ pub(crate) fn group_not_empty(id: i64, tiles: i64) -> StoreError {
 }
 
 /// Cuts a result fetched with one extra row into a page and the cursor of the next one.
-pub(crate) fn page(mut items: Vec<Service>, limit: u32) -> StoreResult<ServicePage> {
+pub(crate) fn page(mut items: Vec<Service>, limit: u32) -> ServicePage {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = match (more, items.last()) {
         (true, Some(last)) => Some(cursor::encode(last.id)),
         _ => None,
     };
-    Ok(ServicePage { items, next_cursor })
+    ServicePage { items, next_cursor }
 }
 
-/// Puts tiles (sorted by group, then position) under their groups (sorted by position).
 /// The last 24 hours of one tile's rollups, as the dashboard needs them.
 #[derive(sqlx::FromRow)]
 pub(crate) struct RecentRollupRow {

@@ -348,7 +348,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(pg_error)?;
-        page(into_services(rows)?, limit)
+        Ok(page(into_services(rows)?, limit))
     }
 
     async fn get_service(&self, id: i64) -> StoreResult<Service> {

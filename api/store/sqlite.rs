@@ -400,7 +400,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(sqlite_error)?;
-        page(into_services(rows)?, limit)
+        Ok(page(into_services(rows)?, limit))
     }
 
     async fn get_service(&self, id: i64) -> StoreResult<Service> {
