@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_every_store!(
+    a_tile_created_with_a_check_is_checked_without_being_asked,
     a_failing_target_goes_pending_then_down_and_back_up_with_an_incident,
     paused_tiles_are_not_checked,
     monitoring_requests_are_validated,
@@ -62,14 +63,42 @@ async fn eventually(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) ->
     }
 }
 
+/// A tile checked every hour; returns once its first check, which runs right after it is created, is in.
 async fn watched_tile(app: &TestApp, url: &str) -> i64 {
     let group = app.group("Watched").await;
-    app.service(
-        group,
-        "Target",
-        json!({ "url": url, "check": { "kind": "http", "retries": 1, "interval_s": 3600 } }),
-    )
-    .await
+    let tile = app
+        .service(
+            group,
+            "Target",
+            json!({ "url": url, "check": { "kind": "http", "retries": 1, "interval_s": 3600 } }),
+        )
+        .await;
+    eventually(app, &format!("/api/v1/services/{tile}/results"), |body| {
+        body.as_array().is_some_and(|results| results.len() == 1)
+    })
+    .await;
+    tile
+}
+
+async fn a_tile_created_with_a_check_is_checked_without_being_asked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (url, _) = switchable_target().await;
+    let group = app.group("New").await;
+    let tile = app
+        .service(
+            group,
+            "Fresh",
+            json!({ "url": url, "check": { "kind": "http", "interval_s": 3600 } }),
+        )
+        .await;
+    let dashboard = eventually(&app, "/api/v1/dashboard", |body| {
+        body["groups"][0]["services"][0]["status"]["state"] == "up"
+    })
+    .await;
+    let status = &dashboard["groups"][0]["services"][0]["status"];
+    assert_eq!(dashboard["groups"][0]["services"][0]["id"], tile);
+    assert!(status["last_checked_at"].is_string(), "{status}");
+    assert!(status["last_latency_ms"].is_u64(), "{status}");
 }
 
 async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(backend: Backend) {
@@ -117,7 +146,7 @@ async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(ba
     assert!(closed[0]["duration_s"].as_i64().is_some());
 
     let results = eventually(&app, &format!("/api/v1/services/{tile}/results"), |body| {
-        body.as_array().is_some_and(|a| a.len() == 4)
+        body.as_array().is_some_and(|a| a.len() == 5)
     })
     .await;
     let oks: Vec<bool> = results
@@ -126,16 +155,20 @@ async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(ba
         .iter()
         .map(|r| r["ok"].as_bool().unwrap())
         .collect();
-    assert_eq!(oks, [true, false, false, true], "newest first");
+    assert_eq!(
+        oks,
+        [true, false, false, true, true],
+        "newest first, after the first scheduled check"
+    );
 
     let stats = eventually(
         &app,
         &format!("/api/v1/services/{tile}/stats?window=24h"),
-        |body| body["checks"] == 4,
+        |body| body["checks"] == 5,
     )
     .await;
-    assert_eq!(stats["ok_checks"], 2);
-    assert_eq!(stats["uptime_percent"], 50.0);
+    assert_eq!(stats["ok_checks"], 3);
+    assert_eq!(stats["uptime_percent"], 60.0);
     assert_eq!(stats["series"].as_array().unwrap().len(), 24);
     assert!(stats["avg_latency_ms"].as_f64().is_some() && stats["p95_latency_ms"].as_f64().is_some());
     let year = app
@@ -146,7 +179,7 @@ async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(ba
             year.body["checks"].as_i64(),
             year.body["series"].as_array().map(Vec::len)
         ),
-        (Some(4), Some(12))
+        (Some(5), Some(12))
     );
 
     let tile_now = app.get(&format!("/api/v1/services/{tile}")).await;

@@ -74,14 +74,17 @@ impl ServicesApi {
         Ok(Json(store.list_services(&filter).await?))
     }
 
-    /// Create a tile at the end of its group.
+    /// Create a tile at the end of its group. A tile with a check gets its first check within a second.
     #[oai(path = "/services", method = "post", operation_id = "createService")]
     async fn create(
         &self,
         store: StoreData<'_>,
+        engine: EngineData<'_>,
         body: JsonBody<NewService>,
     ) -> Result<ServiceCreated, ApiError> {
         let service = store.create_service(&body.0).await?;
+        // A tile that arrives with a check is checked at once, then on its interval.
+        engine.reload(service.id);
         let location = format!("/api/v1/services/{}", service.id);
         Ok(ServiceCreated::Created(Json(service), location))
     }
