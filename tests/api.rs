@@ -601,9 +601,10 @@ async fn spec_docs_and_web_app_are_served(backend: Backend) {
     assert_eq!(index.status, StatusCode::OK);
     assert!(index.header("content-type").unwrap().starts_with("text/html"));
     assert!(index.text.contains("<title>Homewatch</title>"));
-    let script = app.get("/app.js").await;
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    let script = app.get("/js/app.js").await;
     assert!(script.header("content-type").unwrap().contains("javascript"));
-    assert!(script.text.contains("/api/v1/dashboard"));
+    assert!(script.text.contains("./dashboard.js"));
     let client_route = app.get("/services/12").await;
     assert_eq!(
         client_route.status,
@@ -611,6 +612,17 @@ async fn spec_docs_and_web_app_are_served(backend: Backend) {
         "the web app's own routes fall back to index.html"
     );
     assert_eq!(client_route.text, index.text);
+    let missing = app.get("/js/missing.js").await;
+    missing.problem(404);
+    let last_modified = script.header("last-modified").expect("files carry Last-Modified");
+    let revalidated = app
+        .client
+        .get(format!("{}/js/app.js", app.base))
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
 }
 
 async fn checks_are_validated_and_follow_the_url(backend: Backend) {

@@ -4,47 +4,21 @@
 mod common;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU16, Ordering},
-    },
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use common::{Backend, TestApp, spawn_app};
-use poem::{
-    EndpointExt, Response, Route, get, handler,
-    http::StatusCode as PoemStatus,
-    listener::{Acceptor, Listener, TcpListener},
-    web::Data,
-};
+use common::{Backend, TestApp, spawn_app, switchable_target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_every_store!(
     a_tile_created_with_a_check_is_checked_without_being_asked,
+    a_check_run_on_request_is_stored_by_the_time_it_is_answered,
     a_failing_target_goes_pending_then_down_and_back_up_with_an_incident,
     paused_tiles_are_not_checked,
     monitoring_requests_are_validated,
 );
-
-#[handler]
-fn health(Data(status): Data<&Arc<AtomicU16>>) -> Response {
-    let code = status.load(Ordering::SeqCst);
-    Response::builder()
-        .status(PoemStatus::from_u16(code).unwrap())
-        .body(format!("answering {code}"))
-}
-
-/// A local HTTP target whose /health answers the status the test sets.
-async fn switchable_target() -> (String, Arc<AtomicU16>) {
-    let status = Arc::new(AtomicU16::new(200));
-    let app = Route::new().at("/health", get(health)).data(status.clone());
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    (format!("http://{addr}/health"), status)
-}
 
 /// Polls `path` until `done` holds for its body (results are written in batches, a moment later).
 async fn eventually(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -99,6 +73,29 @@ async fn a_tile_created_with_a_check_is_checked_without_being_asked(backend: Bac
     assert_eq!(dashboard["groups"][0]["services"][0]["id"], tile);
     assert!(status["last_checked_at"].is_string(), "{status}");
     assert!(status["last_latency_ms"].is_u64(), "{status}");
+}
+
+async fn a_check_run_on_request_is_stored_by_the_time_it_is_answered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (url, status) = switchable_target().await;
+    let tile = watched_tile(&app, &url).await;
+    status.store(500, Ordering::SeqCst);
+    for _ in 0..3 {
+        let run = app
+            .post(&format!("/api/v1/services/{tile}/check"), json!({}))
+            .await;
+        let checked_at = run.body["result"]["checked_at"].clone();
+        // No waiting: what the answer reports is already what a read returns.
+        let results = app.get(&format!("/api/v1/services/{tile}/results?limit=1")).await;
+        assert_eq!(results.body[0]["checked_at"], checked_at, "{}", results.text);
+        let service = app.get(&format!("/api/v1/services/{tile}")).await;
+        assert_eq!(service.body["status"]["last_checked_at"], checked_at);
+        assert_eq!(service.body["status"], run.body["status"]);
+    }
+    let open = app
+        .get(&format!("/api/v1/incidents?service_id={tile}&open=true"))
+        .await;
+    assert_eq!(open.body.as_array().map(Vec::len), Some(1), "{}", open.text);
 }
 
 async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(backend: Backend) {

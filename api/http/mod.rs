@@ -13,7 +13,6 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    services::{ServeDir, ServeFile},
     timeout::TimeoutLayer,
 };
 
@@ -27,9 +26,10 @@ pub mod monitoring;
 pub mod problem;
 pub mod services;
 pub mod tower_compat;
+pub mod web;
 
 use problem::{Problem, from_poem_error};
-use tower_compat::{TowerEndpoint, TowerLayer};
+use tower_compat::TowerLayer;
 
 /// How handlers reach the store. It is attached as exactly `Arc<dyn Store>`: poem finds data by type.
 pub type StoreData<'a> = Data<&'a Arc<dyn Store>>;
@@ -173,8 +173,7 @@ pub fn app(
     if !index.is_file() {
         tracing::warn!(web_dir = %options.web_dir.display(), "no index.html in the web folder: the page at / will be missing (set HOMEWATCH_WEB_DIR)");
     }
-    // The web app routes on the client: unknown paths get index.html, real files are served as they are.
-    let web = TowerEndpoint(ServeDir::new(&options.web_dir).fallback(ServeFile::new(index)));
+    let web = Arc::new(web::WebApp::new(&options.web_dir));
 
     let routes = Route::new()
         .nest(
@@ -187,7 +186,7 @@ pub fn app(
         .at("/api/*rest", api_not_found)
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/", web.clone().into_endpoint())
+        .at("/", web.clone())
         .at("/*path", web)
         .data(store)
         .data(engine);

@@ -231,7 +231,7 @@ impl Engine {
     ) -> Result<Self, StoreError> {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
-        let (writes, write_inbox) = mpsc::channel::<HistoryBatch>(64);
+        let (writes, write_inbox) = mpsc::channel::<Write>(64);
         let metrics = Arc::new(EngineMetrics::default());
         let engine = Engine {
             commands: commands.clone(),
@@ -249,6 +249,7 @@ impl Engine {
             queue: BinaryHeap::new(),
             next_generation: 0,
             pending: HistoryBatch::default(),
+            pending_acks: Vec::new(),
             writes,
             metrics,
         };
@@ -318,15 +319,25 @@ struct Scheduler {
     queue: BinaryHeap<Reverse<(Instant, i64, u64)>>,
     next_generation: u64,
     pending: HistoryBatch,
-    writes: mpsc::Sender<HistoryBatch>,
+    /// Told once `pending` is stored: checks run on request answer only then, so what the API said it
+    /// found is there for the next read.
+    pending_acks: Vec<oneshot::Sender<()>>,
+    writes: mpsc::Sender<Write>,
     metrics: Arc<EngineMetrics>,
+}
+
+/// A batch for the writer, and who waits for it to be stored.
+struct Write {
+    batch: HistoryBatch,
+    acks: Vec<oneshot::Sender<()>>,
 }
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
         let batch = std::mem::take(&mut self.pending);
         if !batch.is_empty() {
-            let _ = self.writes.try_send(batch);
+            let acks = std::mem::take(&mut self.pending_acks);
+            let _ = self.writes.try_send(Write { batch, acks });
         }
     }
 }
@@ -592,9 +603,16 @@ impl Scheduler {
         self.pending.results.push(result.clone());
         let _ = self.events.send(EngineEvent::Result(result.clone()));
         if let Some(reply) = reply {
-            let _ = reply.send(Ok(CheckRun { result, status }));
-        }
-        if self.pending.results.len() >= 1000 {
+            // Answer once the result is stored (or its write has failed for good): a read right after the
+            // answer finds it.
+            let (ack, written) = oneshot::channel();
+            self.pending_acks.push(ack);
+            tokio::spawn(async move {
+                let _ = written.await;
+                let _ = reply.send(Ok(CheckRun { result, status }));
+            });
+            self.flush();
+        } else if self.pending.results.len() >= 1000 {
             self.flush();
         }
     }
@@ -603,12 +621,16 @@ impl Scheduler {
         if self.pending.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.pending);
-        if let Err(mpsc::error::TrySendError::Full(batch) | mpsc::error::TrySendError::Closed(batch)) =
-            self.writes.try_send(batch)
+        let write = Write {
+            batch: std::mem::take(&mut self.pending),
+            acks: std::mem::take(&mut self.pending_acks),
+        };
+        if let Err(mpsc::error::TrySendError::Full(write) | mpsc::error::TrySendError::Closed(write)) =
+            self.writes.try_send(write)
         {
             // The writer is behind (slow or unreachable database): keep the batch and try again next tick.
-            self.pending = batch;
+            self.pending = write.batch;
+            self.pending_acks = write.acks;
             if self.pending.results.len() > 100_000 {
                 let excess = self.pending.results.len() - 100_000;
                 self.pending.results.drain(..excess);
@@ -629,8 +651,9 @@ async fn sleep_until(due: Option<Instant>) {
 }
 
 /// Writes batches one after another; a batch that fails is retried a few times, then dropped with a warning.
-async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<HistoryBatch>) {
-    while let Some(batch) = inbox.recv().await {
+/// Whoever waits for a batch is told when it is done either way.
+async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Write>) {
+    while let Some(Write { batch, acks }) = inbox.recv().await {
         let mut delay = Duration::from_millis(200);
         for attempt in 1..=5 {
             match store.record_history(&batch).await {
@@ -644,6 +667,9 @@ async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<HistoryB
                     tracing::error!(results = batch.results.len(), error = %err, "check results lost")
                 }
             }
+        }
+        for ack in acks {
+            let _ = ack.send(());
         }
     }
 }

@@ -7,7 +7,7 @@ use std::{
     path::PathBuf,
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU16, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -204,6 +204,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
+    spawn_app_at(db, options, "127.0.0.1:0".parse().unwrap()).await
+}
+
+/// The server on a given address: a restart on the port an earlier run had, as a browser still knows it.
+pub async fn spawn_app_at(db: TestDb, options: HttpOptions, listen: SocketAddr) -> TestApp {
     let store = db.open().await;
     let engine = Engine::start(
         store.clone(),
@@ -216,14 +221,9 @@ pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
     .await
     .expect("start the engine");
     let app = http::app(store.clone(), engine.clone(), &options).expect("build the app");
-    let running = server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        app,
-        std::future::pending(),
-        Duration::from_secs(2),
-    )
-    .await
-    .expect("start the server");
+    let running = server::start(listen, app, std::future::pending(), Duration::from_secs(2))
+        .await
+        .expect("start the server");
     let addr = running.addr;
     TestApp {
         addr,
@@ -449,4 +449,31 @@ macro_rules! on_every_store {
             )*
         }
     };
+}
+
+#[poem::handler]
+fn switchable_health(poem::web::Data(status): poem::web::Data<&Arc<AtomicU16>>) -> poem::Response {
+    let code = status.load(Ordering::SeqCst);
+    poem::Response::builder()
+        .status(poem::http::StatusCode::from_u16(code).unwrap())
+        .body(format!("answering {code}"))
+}
+
+/// A local HTTP target whose /health answers the status the test sets (200 at first).
+pub async fn switchable_target() -> (String, Arc<AtomicU16>) {
+    use poem::{
+        EndpointExt,
+        listener::{Acceptor, Listener},
+    };
+    let status = Arc::new(AtomicU16::new(200));
+    let app = poem::Route::new()
+        .at("/health", poem::get(switchable_health))
+        .data(status.clone());
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{addr}/health"), status)
 }

@@ -1,0 +1,941 @@
+//! The web page in a real headless Chromium against the real server (port 0, its own SQLite file): building a
+//! dashboard through the page, field errors, reordering by mouse and keyboard, deleting, search, the service
+//! page with its charts, live updates, an unreachable server, text never rendered as HTML, themes, and
+//! screenshots (light and dark, desktop and phone) kept in target/e2e/.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod browser;
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use browser::{Browser, Page, Screen, js_string};
+use common::{Backend, TestApp, http_options, spawn_app, spawn_app_at, switchable_target};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn start() -> (TestApp, Browser) {
+    let app = spawn_app(Backend::Sqlite).await;
+    let browser = Browser::launch().await;
+    (app, browser)
+}
+
+/// The ids of each group's tiles, groups in page order, as the API has them.
+async fn layout(app: &TestApp) -> Vec<(String, Vec<i64>)> {
+    let dashboard = app.get("/api/v1/dashboard").await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.text);
+    dashboard.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| {
+            let ids = group["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|service| service["id"].as_i64().unwrap())
+                .collect();
+            (group["name"].as_str().unwrap().to_owned(), ids)
+        })
+        .collect()
+}
+
+/// Polls the API until `done` holds (the page saves asynchronously).
+async fn eventually_layout(
+    app: &TestApp,
+    done: impl Fn(&[(String, Vec<i64>)]) -> bool,
+) -> Vec<(String, Vec<i64>)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let current = layout(app).await;
+        if done(&current) {
+            return current;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the layout never got there: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn tile(id: i64) -> String {
+    format!(".tile[data-service-id=\"{id}\"]")
+}
+
+fn field(name: &str) -> String {
+    format!("dialog [data-field=\"{name}\"] :is(input, select, textarea)")
+}
+
+fn field_error(name: &str) -> String {
+    format!("dialog [data-field=\"{name}\"] .field-error")
+}
+
+async fn submit_dialog(page: &Page) {
+    page.click("dialog button[type=submit]").await;
+}
+
+async fn dialog_closed(page: &Page) {
+    page.wait_for("!document.querySelector('dialog[open]')", "the dialog to close")
+        .await;
+}
+
+async fn badge_is(page: &Page, id: i64, state: &str) {
+    page.wait_for(
+        &format!(
+            "document.querySelector({})?.querySelector('.badge')?.dataset.state === {}",
+            js_string(&tile(id)),
+            js_string(state)
+        ),
+        &format!("tile {id} to show {state}"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_builds_a_dashboard_through_the_page() {
+    let (app, browser) = start().await;
+    let (target, _) = switchable_target().await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+
+    page.wait_visible(".empty-state").await;
+    assert!(page.text("#summary").await.contains("0 services"));
+    page.click(".empty-state button").await;
+    page.wait_visible("dialog[open]").await;
+    let group_choice: String = page
+        .eval(&format!(
+            "document.querySelector({}).value",
+            js_string(&field("group_id"))
+        ))
+        .await;
+    assert_eq!(
+        group_choice, "new",
+        "with no group yet, the form offers a new one"
+    );
+    let kind: String = page
+        .eval(&format!(
+            "document.querySelector({}).value",
+            js_string(&field("check.kind"))
+        ))
+        .await;
+    assert_eq!(kind, "http", "a new tile is watched by default");
+    page.fill(&field("new_group"), "Media").await;
+    page.fill(&field("name"), "Jellyfin").await;
+    page.fill(&field("url"), &target).await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+
+    page.wait_for(
+        "[...document.querySelectorAll('.tile-name')].map(n => n.textContent).join() === 'Jellyfin'",
+        "the new tile",
+    )
+    .await;
+    assert_eq!(page.text(".group-name").await, "Media");
+    let dashboard = app.get("/api/v1/dashboard").await.body;
+    let jellyfin = &dashboard["groups"][0]["services"][0];
+    assert_eq!(dashboard["groups"][0]["name"], "Media");
+    assert_eq!(jellyfin["name"], "Jellyfin");
+    assert_eq!(jellyfin["url"], target.as_str());
+    assert_eq!(jellyfin["check"]["kind"], "http");
+    badge_is(&page, jellyfin["id"].as_i64().unwrap(), "up").await;
+
+    // A second tile from the toolbar lands in the existing group; this one is only a link.
+    page.click("#add-tile").await;
+    page.wait_visible("dialog[open]").await;
+    let group_choice: String = page
+        .eval(&format!(
+            "document.querySelector({}).value",
+            js_string(&field("group_id"))
+        ))
+        .await;
+    assert_eq!(group_choice, jellyfin["group_id"].to_string());
+    page.fill(&field("name"), "Router").await;
+    page.fill(&field("url"), "http://192.168.1.1").await;
+    page.fill(&field("tags"), "network, Infra").await;
+    page.select(&field("check.kind"), "").await;
+    assert_eq!(
+        page.count("dialog [data-field=\"check.interval_s\"]").await,
+        0,
+        "no check, no check fields"
+    );
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    page.wait_for("document.querySelectorAll('.tile').length === 2", "two tiles")
+        .await;
+
+    page.click("#edit-toggle").await;
+    page.click("#add-group").await;
+    page.fill(&field("name"), "Infrastructure").await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    page.wait_for(
+        "document.querySelectorAll('.group').length === 2",
+        "the new group",
+    )
+    .await;
+
+    let dashboard = app.get("/api/v1/dashboard").await.body;
+    let router = &dashboard["groups"][0]["services"][1];
+    assert_eq!(router["name"], "Router");
+    assert_eq!(router["check"], Value::Null);
+    assert_eq!(router["tags"], json!(["network", "infra"]));
+    assert_eq!(dashboard["groups"][1]["name"], "Infrastructure");
+    let summary = page.text("#summary").await;
+    assert!(
+        summary.contains("2 services in 2 groups")
+            && summary.contains("1 up")
+            && summary.contains("1 not monitored"),
+        "{summary}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_show_next_to_their_field_and_nothing_is_lost() {
+    let (app, browser) = start().await;
+    let group = app.group("Storage").await;
+    let nas = app
+        .service(group, "NAS", json!({ "url": "https://nas.lan" }))
+        .await;
+    app.service(group, "Backup", json!({ "url": "https://backup.lan" }))
+        .await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+
+    page.click("#edit-toggle").await;
+    page.click(&format!("{} [data-action=edit-tile]", tile(nas)))
+        .await;
+    page.wait_visible("dialog[open]").await;
+    page.fill(&field("url"), "htp://nas.lan").await;
+    page.select(&field("check.kind"), "http").await;
+    page.fill(&field("check.interval_s"), "2").await;
+    submit_dialog(&page).await;
+
+    page.wait_visible(&field_error("url")).await;
+    let url_error = page.text(&field_error("url")).await;
+    assert!(url_error.contains("scheme `htp` is not supported"), "{url_error}");
+    let interval_error = page.text(&field_error("check.interval_s")).await;
+    assert!(interval_error.contains("5 to 86400"), "{interval_error}");
+    let (invalid, focused): (String, bool) = page
+        .eval(&format!(
+            "[document.querySelector({url}).getAttribute('aria-invalid'), document.activeElement === document.querySelector({url})]",
+            url = js_string(&field("url"))
+        ))
+        .await;
+    assert_eq!(
+        (invalid.as_str(), focused),
+        ("true", true),
+        "the first bad field is marked and focused"
+    );
+    assert_eq!(
+        page.count("dialog[open]").await,
+        1,
+        "the form stays open with what was typed"
+    );
+    let stored = app.get(&format!("/api/v1/services/{nas}")).await.body;
+    assert_eq!(
+        (stored["url"].as_str(), &stored["check"]),
+        (Some("https://nas.lan"), &Value::Null)
+    );
+
+    page.fill(&field("url"), "https://nas2.lan").await;
+    page.fill(&field("check.interval_s"), "30").await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    let stored = app.get(&format!("/api/v1/services/{nas}")).await.body;
+    assert_eq!(stored["url"], "https://nas2.lan");
+    assert_eq!(stored["check"]["interval_s"], 30);
+
+    // A name already used in the group: the 409 is shown at the name.
+    page.click(&format!("{} [data-action=edit-tile]", tile(nas)))
+        .await;
+    page.fill(&field("name"), "backup").await;
+    submit_dialog(&page).await;
+    page.wait_visible(&field_error("name")).await;
+    assert!(page.text(&field_error("name")).await.contains("already"));
+    page.press("Escape").await;
+    dialog_closed(&page).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/services/{nas}")).await.body["name"],
+        "NAS"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiles_and_groups_reorder_by_dragging_and_from_the_keyboard() {
+    let (app, browser) = start().await;
+    let first = app.group("First").await;
+    let second = app.group("Second").await;
+    let t1 = app.service(first, "One", json!({})).await;
+    let t2 = app.service(first, "Two", json!({})).await;
+    let t3 = app.service(first, "Three", json!({})).await;
+    let t4 = app.service(second, "Four", json!({})).await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_for(
+        "document.querySelector('#connection').dataset.mode === 'live'",
+        "the live stream",
+    )
+    .await;
+    page.click("#edit-toggle").await;
+
+    page.drag(&format!("{} .tile-handle", tile(t3)), &tile(t1)).await;
+    eventually_layout(&app, |groups| groups[0].1 == [t3, t1, t2]).await;
+
+    page.wait_visible(&format!("{} .tile-handle", tile(t2))).await;
+    page.focus(&format!("{} .tile-handle", tile(t2))).await;
+    page.press("ArrowLeft").await;
+    eventually_layout(&app, |groups| groups[0].1 == [t3, t2, t1]).await;
+    page.wait_for(
+        &format!(
+            "document.activeElement === document.querySelector({})",
+            js_string(&format!("{} .tile-handle", tile(t2)))
+        ),
+        "the moved tile's handle to keep the focus",
+    )
+    .await;
+
+    // Into another group, before a tile there.
+    page.wait_for(
+        &format!(
+            "document.querySelector('.tiles').firstElementChild === document.querySelector({})",
+            js_string(&tile(t3))
+        ),
+        "the page to show the saved order",
+    )
+    .await;
+    page.drag(&format!("{} .tile-handle", tile(t4)), &tile(t1)).await;
+    let moved = eventually_layout(&app, |groups| groups[0].1 == [t3, t2, t4, t1]).await;
+    assert!(moved[1].1.is_empty(), "{moved:?}");
+
+    page.focus(&format!(".group[data-group-id=\"{second}\"] .group-handle"))
+        .await;
+    page.press("ArrowUp").await;
+    let reordered = eventually_layout(&app, |groups| groups[0].0 == "Second").await;
+    assert_eq!(reordered[1], ("First".to_owned(), vec![t3, t2, t4, t1]));
+    page.wait_for(
+        "document.querySelector('.group .group-name').textContent === 'Second'",
+        "the groups in their new order",
+    )
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_asks_for_confirmation_first() {
+    let (app, browser) = start().await;
+    let home = app.group("Home").await;
+    let keep = app.group("Keep").await;
+    let printer = app.service(home, "Printer", json!({})).await;
+    let camera = app.service(home, "Camera", json!({})).await;
+    app.service(keep, "Wiki", json!({})).await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.click("#edit-toggle").await;
+
+    page.click(&format!("{} [data-action=delete-tile]", tile(printer)))
+        .await;
+    page.wait_visible("dialog[open]").await;
+    assert!(page.text("dialog[open] h2").await.contains("Delete “Printer”?"));
+    page.click("dialog[open] .form-actions button[type=button]").await;
+    dialog_closed(&page).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/services/{printer}")).await.status,
+        StatusCode::OK
+    );
+
+    page.click(&format!("{} [data-action=delete-tile]", tile(printer)))
+        .await;
+    submit_dialog(&page).await;
+    page.wait_for(
+        &format!("!document.querySelector({})", js_string(&tile(printer))),
+        "the tile to go",
+    )
+    .await;
+    app.get(&format!("/api/v1/services/{printer}")).await.problem(404);
+
+    page.click(&format!(
+        ".group[data-group-id=\"{home}\"] [data-action=delete-group]"
+    ))
+    .await;
+    page.wait_visible("dialog[open]").await;
+    let message = page.text("dialog[open] form p:not(.form-error)").await;
+    assert!(message.contains("1 tile"), "{message}");
+    submit_dialog(&page).await;
+    page.wait_for(
+        "document.querySelectorAll('.group').length === 1",
+        "the group to go",
+    )
+    .await;
+    app.get(&format!("/api/v1/services/{camera}")).await.problem(404);
+    assert_eq!(
+        layout(&app).await,
+        [("Keep".to_owned(), layout(&app).await[0].1.clone())]
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_searches_tiles_and_enter_opens_the_first_match() {
+    let (app, browser) = start().await;
+    let (target, _) = switchable_target().await;
+    let media = app.group("Media").await;
+    let network = app.group("Network").await;
+    app.service(media, "Jellyfin", json!({ "url": target, "tags": ["media"] }))
+        .await;
+    app.service(
+        media,
+        "Sonarr",
+        json!({ "url": "https://sonarr.lan", "tags": ["media", "arr"] }),
+    )
+    .await;
+    app.service(network, "Router", json!({ "url": "https://router.lan" }))
+        .await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_for("document.querySelectorAll('.tile').length === 3", "three tiles")
+        .await;
+    page.eval::<Value>(
+        "window.visibleTiles = () => [...document.querySelectorAll('.tile')].filter(t => t.getClientRects().length); null",
+    )
+    .await;
+    // Searching looks inside collapsed groups too.
+    page.click(&format!(".group[data-group-id=\"{network}\"] .group-toggle"))
+        .await;
+    page.wait_for("visibleTiles().length === 2", "the group to collapse")
+        .await;
+
+    page.click("#summary").await;
+    page.press("/").await;
+    page.wait_for(
+        "document.activeElement?.id === 'search'",
+        "`/` to focus the search",
+    )
+    .await;
+    page.fill("#search", "MEDIA").await;
+    page.wait_for("visibleTiles().length === 2", "two tiles tagged media")
+        .await;
+    page.fill("#search", "router.lan").await;
+    page.wait_for(
+        "visibleTiles().map(t => t.querySelector('.tile-name').textContent).join() === 'Router'",
+        "the tile whose URL matches",
+    )
+    .await;
+    page.fill("#search", "nothing like this").await;
+    assert!(page.text(".search-matches").await.contains("No tile matches"));
+
+    page.fill("#search", "jelly").await;
+    page.wait_for("visibleTiles().length === 1", "one match").await;
+    page.press("Enter").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !browser.tab_urls().await.contains(&target) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Enter did not open {target}: {:?}",
+            browser.tab_urls().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    page.focus("#search").await;
+    page.press("Escape").await;
+    page.wait_for(
+        "document.querySelector('#search').value === '' && visibleTiles().length === 2",
+        "Escape to clear the search (the collapsed group stays collapsed)",
+    )
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_page_charts_history_and_follows_state_changes_live() {
+    let (app, browser) = start().await;
+    let (target, status) = switchable_target().await;
+    let group = app.group("Watched").await;
+    let id = app
+        .service(
+            group,
+            "Target",
+            json!({ "url": target, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
+        )
+        .await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    badge_is(&page, id, "up").await;
+    page.wait_for(
+        "document.querySelector('#connection').dataset.mode === 'live'",
+        "the live stream",
+    )
+    .await;
+    page.eval::<Value>("window.sameDocument = true").await;
+
+    // The server checks (asked by the API, not the page): the tile turns down without a reload.
+    status.store(500, Ordering::SeqCst);
+    let run = app.post(&format!("/api/v1/services/{id}/check"), json!({})).await;
+    assert_eq!(run.body["status"]["state"], "down", "{}", run.text);
+    badge_is(&page, id, "down").await;
+    assert!(page.text("#summary").await.contains("1 down"));
+    let (same, title): (bool, String) = page.eval("[window.sameDocument === true, document.title]").await;
+    assert!(same, "the page was not reloaded");
+    assert_eq!(title, "(1 down) Homewatch");
+
+    page.click(&format!("{} .tile-details", tile(id))).await;
+    page.wait_visible(".service-header h1").await;
+    assert!(page.url().await.ends_with(&format!("/services/{id}")));
+    assert!(
+        page.eval::<bool>("window.sameDocument === true").await,
+        "in-page navigation"
+    );
+    page.wait_visible("#latency-chart canvas").await;
+    assert_eq!(page.count("#uptime-bars .bar").await, 24);
+    page.wait_for(
+        "document.querySelectorAll('.results tbody tr').length === 2",
+        "two results",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelector('.incident-open .incident-duration')?.textContent.startsWith('Ongoing')",
+        "the open incident",
+    )
+    .await;
+    assert!(
+        page.text(".incident-cause")
+            .await
+            .contains("status 500 is not in 200-299")
+    );
+
+    status.store(200, Ordering::SeqCst);
+    page.click("[data-action=check]").await;
+    page.wait_for(
+        "document.querySelector('.service-header .badge').dataset.state === 'up'",
+        "the page to show up again",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('.results tbody tr').length === 3",
+        "the new result",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelector('.incident-duration')?.textContent.startsWith('Down for')",
+        "the closed incident",
+    )
+    .await;
+    assert!(page.text(".toasts").await.contains("Check passed"));
+
+    page.click("[data-window='7d']").await;
+    page.wait_for(
+        "document.querySelectorAll('#uptime-bars .bar').length === 28",
+        "the 7-day bars",
+    )
+    .await;
+    page.wait_visible("#latency-chart canvas").await;
+    let uptime = page.text("[data-stat=uptime] dd").await;
+    assert!(uptime.contains('%'), "{uptime}");
+
+    page.click("[data-action=pause]").await;
+    page.wait_for(
+        "document.querySelector('.service-header .badge').dataset.state === 'paused' && document.querySelector('[data-action=check]').disabled",
+        "paused, with check now disabled",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/services/{id}")).await.body["status"]["state"],
+        "paused"
+    );
+    page.click("[data-action=resume]").await;
+    page.wait_visible("[data-action=pause]").await;
+    assert_ne!(
+        app.get(&format!("/api/v1/services/{id}")).await.body["status"]["state"],
+        "paused"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_shown_in_the_viewers_time_zone() {
+    let (app, browser) = start().await;
+    let (target, _) = switchable_target().await;
+    let group = app.group("Clock").await;
+    let id = app
+        .service(
+            group,
+            "Target",
+            json!({ "url": target, "check": { "kind": "http", "interval_s": 3600 } }),
+        )
+        .await;
+    let run = app.post(&format!("/api/v1/services/{id}/check"), json!({})).await;
+    let checked_at: chrono::DateTime<chrono::Utc> = run.body["result"]["checked_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = browser.open("about:blank", Screen::DESKTOP).await;
+    page.emulate_time_zone("Asia/Kathmandu").await;
+    page.emulate_locale("en-GB").await;
+    page.goto(&format!("{}/services/{id}", app.base)).await;
+    let selector = format!(
+        "time[datetime=\"{}\"]",
+        run.body["result"]["checked_at"].as_str().unwrap()
+    );
+    page.wait_for(
+        &format!("document.querySelector({})", js_string(&selector)),
+        "the result row",
+    )
+    .await;
+    let shown = page.text(&selector).await;
+    // Kathmandu is UTC+05:45: minutes differ from UTC, so a UTC rendering cannot pass by chance.
+    let local = checked_at + chrono::Duration::minutes(5 * 60 + 45);
+    let expected = local.format("%H:%M:%S").to_string();
+    assert!(
+        shown.contains(&expected),
+        "{shown} should show {expected} (Asia/Kathmandu)"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_from_the_api_are_shown_as_text_never_as_html() {
+    let (app, browser) = start().await;
+    let group = app.group("<b>Bold</b> group").await;
+    let name = "<img src=x onerror=\"window.injected=1\">";
+    let id = app
+        .service(
+            group,
+            name,
+            json!({ "description": "<script>window.injected=2</script>", "tags": ["<i>tag</i>"] }),
+        )
+        .await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_visible(".tile-name").await;
+    assert_eq!(page.text(".tile-name").await, name);
+    assert_eq!(page.text(".group-name").await, "<b>Bold</b> group");
+    assert!(page.text(".tile-description").await.contains("<script>"));
+    let (elements, injected): (usize, bool) = page
+        .eval("[document.querySelectorAll('.tile-name *, .group-name *, .tile-description *').length, 'injected' in window]")
+        .await;
+    assert_eq!((elements, injected), (0, false));
+    page.goto(&format!("{}/services/{id}", app.base)).await;
+    assert_eq!(page.text(".service-name").await, name);
+    assert!(!page.eval::<bool>("'injected' in window").await);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
+    let (app, browser) = start().await;
+    let group = app.group("Home").await;
+    app.service(group, "Wiki", json!({})).await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_for(
+        "document.querySelector('#connection').dataset.mode === 'live'",
+        "the live stream",
+    )
+    .await;
+    assert_eq!(page.count("#banner").await, 0);
+
+    let addr = app.addr;
+    let db = app.stop().await;
+    page.wait_visible("#banner").await;
+    assert!(
+        page.text("#banner")
+            .await
+            .contains("Cannot reach the Homewatch server")
+    );
+    assert_eq!(page.text("#connection").await, "Offline");
+    assert_eq!(page.count(".tile").await, 1, "what was shown stays shown");
+
+    let app = spawn_app_at(db, http_options(), addr).await;
+    page.wait_for(
+        "document.querySelector('#banner').hidden && document.querySelector('#connection').dataset.mode === 'live'",
+        "the page to reconnect",
+    )
+    .await;
+    assert_eq!(page.count(".tile").await, 1);
+    drop(app);
+    browser.close().await;
+}
+
+/// Browsers open at most six connections to a server and an event stream keeps one: the tabs share one stream,
+/// so an eighth tab still loads, and every tab still hears every change, also after the leading tab closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_tabs_share_one_event_stream() {
+    let (app, browser) = start().await;
+    let (target, status) = switchable_target().await;
+    let group = app.group("Home").await;
+    let id = app
+        .service(
+            group,
+            "Target",
+            json!({ "url": target, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
+        )
+        .await;
+    let mut tabs = Vec::new();
+    for _ in 0..8 {
+        let tab = browser.open(&app.base, Screen::DESKTOP).await;
+        badge_is(&tab, id, "up").await;
+        tabs.push(tab);
+    }
+    for tab in &tabs {
+        tab.wait_for(
+            "document.querySelector('#connection').dataset.mode === 'live'",
+            "every tab to be live",
+        )
+        .await;
+    }
+
+    status.store(500, Ordering::SeqCst);
+    app.post(&format!("/api/v1/services/{id}/check"), json!({})).await;
+    for tab in &tabs {
+        badge_is(tab, id, "down").await;
+    }
+
+    let first = tabs.remove(0);
+    first.close().await;
+    status.store(200, Ordering::SeqCst);
+    // Another tab takes the lead within seconds; until then the change would be missed, so ask until heard.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        app.post(&format!("/api/v1/services/{id}/check"), json!({})).await;
+        let shows_up = format!(
+            "document.querySelector({})?.querySelector('.badge')?.dataset.state === 'up'",
+            js_string(&tile(id))
+        );
+        let mut heard = Vec::new();
+        for tab in &tabs {
+            heard.push(tab.eval::<bool>(&shows_up).await);
+        }
+        if heard.iter().all(|up| *up) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every tab heard the change: {heard:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn theme_choice_collapsed_groups_and_keyboard_reach() {
+    let (app, browser) = start().await;
+    let group = app.group("Home").await;
+    app.service(group, "Wiki", json!({})).await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_visible(".tile").await;
+    let background = "getComputedStyle(document.body).backgroundColor";
+    let light: String = page.eval(background).await;
+
+    page.click("#theme-toggle").await;
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.theme")
+            .await,
+        "light"
+    );
+    page.click("#theme-toggle").await;
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.theme")
+            .await,
+        "dark"
+    );
+    let dark: String = page.eval(background).await;
+    assert_ne!(light, dark);
+    page.reload().await;
+    page.wait_visible(".tile").await;
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.theme")
+            .await,
+        "dark",
+        "the choice is kept"
+    );
+    page.click("#theme-toggle").await;
+    assert!(
+        !page
+            .eval::<bool>("'theme' in document.documentElement.dataset")
+            .await,
+        "back to the system's"
+    );
+
+    page.click(".group-toggle").await;
+    page.wait_for("document.querySelector('.tiles').hidden", "the group to collapse")
+        .await;
+    assert_eq!(
+        page.eval::<String>("document.querySelector('.group-toggle').getAttribute('aria-expanded')")
+            .await,
+        "false"
+    );
+    page.reload().await;
+    page.wait_visible(".group-toggle").await;
+    assert!(
+        page.eval::<bool>("document.querySelector('.tiles').hidden").await,
+        "still collapsed after a reload"
+    );
+    page.click(".group-toggle").await;
+    page.wait_visible(".tile").await;
+
+    // Tab alone reaches the tile's link.
+    page.eval::<Value>("document.activeElement.blur()").await;
+    let mut reached = false;
+    for _ in 0..12 {
+        page.press("Tab").await;
+        if page
+            .eval::<bool>("document.activeElement?.classList.contains('tile-link')")
+            .await
+        {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the tile link is reachable with Tab");
+    browser.close().await;
+}
+
+/// Contrast of text against what is behind it, for the given selectors: (selector, ratio) pairs.
+const CONTRAST: &str = r#"
+((selectors) => {
+  const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (node) => { for (; node; node = node.parentElement) { const c = parse(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3); } return [255, 255, 255]; };
+  return selectors.flatMap((s) => { const node = document.querySelector(s); if (!node) return [];
+    const a = lum(parse(getComputedStyle(node).color)), b = lum(background(node));
+    return [[s, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]]; });
+})
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_light_and_dark_on_desktop_and_phone() {
+    let (app, browser) = start().await;
+    let (up_url, _) = switchable_target().await;
+    let (down_url, down) = switchable_target().await;
+    down.store(503, Ordering::SeqCst);
+    let media = app.group("Media").await;
+    let infra = app.group("Infrastructure").await;
+    let watched = json!({ "kind": "http", "interval_s": 3600, "retries": 0 });
+    let jellyfin = app
+        .service(
+            media,
+            "Jellyfin",
+            json!({ "url": up_url, "icon": "🎬", "description": "Films and shows",
+            "tags": ["media"], "check": watched }),
+        )
+        .await;
+    app.service(
+        media,
+        "Sonarr",
+        json!({ "url": down_url, "icon": "📺", "check": watched }),
+    )
+    .await;
+    let paused = app
+        .service(
+            media,
+            "Photos",
+            json!({ "url": up_url, "description": "Family albums", "check": watched }),
+        )
+        .await;
+    app.service(
+        infra,
+        "Router",
+        json!({ "url": "https://router.lan", "icon": "🛜", "description": "OpenWrt" }),
+    )
+    .await;
+    app.service(
+        infra,
+        "NAS",
+        json!({ "url": up_url, "icon": "💾", "check": watched }),
+    )
+    .await;
+    app.post(&format!("/api/v1/services/{paused}/pause"), json!({}))
+        .await;
+    for _ in 0..3 {
+        app.post(&format!("/api/v1/services/{jellyfin}/check"), json!({}))
+            .await;
+    }
+
+    let selectors = json!([
+        ".tile-name",
+        ".tile-description",
+        ".tile-stats",
+        ".badge",
+        ".summary-total",
+        ".group-name",
+        ".group-count",
+        ".footer a",
+        "#search"
+    ]);
+    for (name, screen) in [
+        ("light-desktop", Screen::DESKTOP),
+        ("dark-desktop", Screen::DESKTOP.dark()),
+        ("light-phone", Screen::PHONE),
+        ("dark-phone", Screen::PHONE.dark()),
+    ] {
+        let page = browser.open(&app.base, screen).await;
+        page.wait_for(
+            "document.querySelectorAll('.tile').length === 5 && !document.querySelector('.tile .badge[data-state=unknown]')",
+            "every tile with its state",
+        )
+        .await;
+        let body: [f64; 3] = page
+            .eval("getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)")
+            .await;
+        let brightness = body.iter().sum::<f64>() / 3.0;
+        assert_eq!(screen.dark, brightness < 60.0, "{name}: body background {body:?}");
+        page.wait_for(
+            "document.querySelector('#connection').dataset.mode === 'live'",
+            "the live stream",
+        )
+        .await;
+        let contrast: Vec<(String, f64)> = page.eval(&format!("({CONTRAST})({selectors})")).await;
+        assert!(contrast.len() >= 8, "{contrast:?}");
+        for (selector, ratio) in &contrast {
+            assert!(
+                *ratio >= 4.5,
+                "{name}: {selector} has contrast {ratio:.2}, below 4.5"
+            );
+        }
+        let (overflow, columns): (bool, usize) = page
+            .eval("[document.documentElement.scrollWidth > innerWidth, new Set([...document.querySelectorAll('.tile')].map(t => Math.round(t.getBoundingClientRect().left))).size]")
+            .await;
+        assert!(!overflow, "{name}: the page scrolls sideways");
+        if screen.mobile {
+            assert_eq!(columns, 1, "{name}: one column on a phone");
+        } else {
+            assert!(columns >= 3, "{name}: tiles side by side on a desktop");
+        }
+        let start = page.screenshot(&format!("start-{name}")).await;
+
+        page.goto(&format!("{}/services/{jellyfin}", app.base)).await;
+        page.wait_visible("#latency-chart canvas").await;
+        page.wait_for(
+            "document.querySelectorAll('.results tbody tr').length >= 3",
+            "results",
+        )
+        .await;
+        page.wait_for(
+            "document.querySelector('#connection').dataset.mode === 'live'",
+            "the live stream",
+        )
+        .await;
+        let (overflow, width): (bool, f64) = page
+            .eval("[document.documentElement.scrollWidth > innerWidth, innerWidth]")
+            .await;
+        assert!(!overflow, "{name}: the service page scrolls sideways");
+        assert_eq!(width, f64::from(screen.width), "{name}: the screen size holds");
+        let contrast: Vec<(String, f64)> = page
+            .eval(&format!(
+                "({CONTRAST})([\".service-status\", \".stat dt\", \".stat dd\", \".results td\", \".check-settings dt\", \".badge\"])"
+            ))
+            .await;
+        for (selector, ratio) in &contrast {
+            assert!(
+                *ratio >= 4.5,
+                "{name}: {selector} has contrast {ratio:.2} on the service page"
+            );
+        }
+        let service = page.screenshot(&format!("service-{name}")).await;
+        page.close().await;
+        for shot in [start, service] {
+            let size = std::fs::metadata(&shot).expect("screenshot saved").len();
+            assert!(size > 10_000, "{} is only {size} bytes", shot.display());
+        }
+    }
+    browser.close().await;
+}
