@@ -8,13 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Backend, TestApp, spawn_app, switchable_target};
+use common::{Backend, TestApp, TestDb, http_options, spawn_app, spawn_app_with, switchable_target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_every_store!(
     a_tile_created_with_a_check_is_checked_without_being_asked,
     a_check_run_on_request_is_stored_by_the_time_it_is_answered,
+    reads_are_never_older_than_the_events_already_sent,
     a_failing_target_goes_pending_then_down_and_back_up_with_an_incident,
     paused_tiles_are_not_checked,
     monitoring_requests_are_validated,
@@ -96,6 +97,69 @@ async fn a_check_run_on_request_is_stored_by_the_time_it_is_answered(backend: Ba
         .get(&format!("/api/v1/incidents?service_id={tile}&open=true"))
         .await;
     assert_eq!(open.body.as_array().map(Vec::len), Some(1), "{}", open.text);
+}
+
+async fn reads_are_never_older_than_the_events_already_sent(backend: Backend) {
+    // Results are stored only every minute here, so everything fresh comes from the engine.
+    let app = spawn_app_with(
+        TestDb::new(backend).await,
+        http_options(),
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let (url, _) = switchable_target().await;
+    let mut stream = app
+        .client
+        .get(format!("{}/api/v1/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    let group = app.group("Fresh").await;
+    let tile = app
+        .service(
+            group,
+            "Target",
+            json!({ "url": url, "check": { "kind": "http", "interval_s": 3600 } }),
+        )
+        .await;
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.contains("\"state\":\"up\"") {
+        let chunk = tokio::time::timeout_at(deadline.into(), stream.chunk())
+            .await
+            .expect("the first check's events arrive")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let stored = app.store.get_service(tile).await.unwrap();
+    assert_eq!(
+        stored.status.state.as_str(),
+        "unknown",
+        "not stored yet: the test shows the overlay"
+    );
+
+    let one = app.get(&format!("/api/v1/services/{tile}")).await;
+    assert_eq!(one.body["status"]["state"], "up", "{}", one.text);
+    assert!(one.body["status"]["last_checked_at"].is_string());
+    let dashboard = app.get("/api/v1/dashboard").await;
+    assert_eq!(
+        dashboard.body["groups"][0]["services"][0]["status"],
+        one.body["status"]
+    );
+    let listed = app.get("/api/v1/services").await;
+    assert_eq!(listed.body["items"][0]["status"], one.body["status"]);
+
+    // Paused is paused at once, whatever the engine saw before.
+    let paused = app
+        .post(&format!("/api/v1/services/{tile}/pause"), json!({}))
+        .await;
+    assert_eq!(paused.body["status"]["state"], "paused");
+    assert_eq!(
+        app.get(&format!("/api/v1/services/{tile}")).await.body["status"]["state"],
+        "paused"
+    );
 }
 
 async fn a_failing_target_goes_pending_then_down_and_back_up_with_an_incident(backend: Backend) {

@@ -39,6 +39,7 @@ on_every_store!(
     history_stats_from_rollups_equal_stats_from_raw_results,
     history_skips_deleted_tiles_and_keeps_one_open_incident,
     pausing_closes_the_incident_and_resuming_resets_the_state,
+    a_batch_landing_after_a_pause_leaves_the_tile_paused,
     pruning_removes_only_expired_rows,
     dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours,
 );
@@ -1008,6 +1009,71 @@ async fn pausing_closes_the_incident_and_resuming_resets_the_state(backend: Back
         store.set_paused(999_999, true).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let tile = store
+        .create_service(&new_service(group, "Tile"))
+        .await
+        .unwrap()
+        .id;
+    store.set_paused(tile, true).await.unwrap();
+    let at = chrono::Utc::now();
+    // What the engine found just before the pause, written just after it.
+    store
+        .record_history(&HistoryBatch {
+            results: vec![CheckResult {
+                service_id: tile,
+                checked_at: at,
+                ok: false,
+                latency_ms: 3,
+                status_code: Some(500),
+                error: Some("status 500 is not in 200-299".into()),
+            }],
+            statuses: vec![StatusUpdate {
+                service_id: tile,
+                state: ServiceState::Down,
+                since: at,
+                last_checked_at: Some(at),
+                last_latency_ms: Some(3),
+                last_error: Some("status 500 is not in 200-299".into()),
+                failures: 3,
+            }],
+            incidents: vec![IncidentChange::Open {
+                service_id: tile,
+                started_at: at,
+                cause: "status 500 is not in 200-299".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    let stored = store.get_service(tile).await.unwrap();
+    assert_eq!(stored.status.state, ServiceState::Paused);
+    let open = store
+        .incidents(&IncidentFilter {
+            open: Some(true),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+    assert_eq!(
+        store
+            .results(
+                tile,
+                at - chrono::Duration::hours(1),
+                at + chrono::Duration::hours(1),
+                10
+            )
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the result itself is kept: it happened"
+    );
 }
 
 async fn pruning_removes_only_expired_rows(backend: Backend) {

@@ -40,9 +40,11 @@ fn non_empty(value: Option<String>) -> Option<String> {
 impl ServicesApi {
     /// List tiles, oldest first, a page at a time; every filter is optional and they combine.
     #[oai(path = "/services", method = "get", operation_id = "listServices")]
+    #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
     async fn list(
         &self,
         store: StoreData<'_>,
+        engine: EngineData<'_>,
         /// Only tiles of this group.
         group_id: Query<Option<i64>>,
         /// Only tiles with this tag (case-insensitive).
@@ -71,7 +73,9 @@ impl ServicesApi {
             after_id,
             limit: limit.0.unwrap_or(DEFAULT_PAGE_SIZE),
         };
-        Ok(Json(store.list_services(&filter).await?))
+        let mut page = store.list_services(&filter).await?;
+        page.items.iter_mut().for_each(|service| engine.freshen(service));
+        Ok(Json(page))
     }
 
     /// Create a tile at the end of its group. A tile with a check gets its first check within a second.
@@ -91,8 +95,15 @@ impl ServicesApi {
 
     /// Get one tile.
     #[oai(path = "/services/:id", method = "get", operation_id = "getService")]
-    async fn get(&self, store: StoreData<'_>, id: Path<i64>) -> Result<Json<Service>, ApiError> {
-        Ok(Json(store.get_service(id.0).await?))
+    async fn get(
+        &self,
+        store: StoreData<'_>,
+        engine: EngineData<'_>,
+        id: Path<i64>,
+    ) -> Result<Json<Service>, ApiError> {
+        let mut service = store.get_service(id.0).await?;
+        engine.freshen(&mut service);
+        Ok(Json(service))
     }
 
     /// Change a tile; a new `group_id` moves it to the end of that group.

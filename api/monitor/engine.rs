@@ -124,11 +124,16 @@ enum Command {
     },
 }
 
+/// The newest status of each watched tile as the engine decided it. Statuses are stored in batches about
+/// once a second, so reads lay these over what the store returns: no response is older than an event.
+type LiveStatuses = Arc<std::sync::RwLock<HashMap<i64, ServiceStatus>>>;
+
 /// A handle on the running engine; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<EngineEvent>,
+    live: LiveStatuses,
     tasks: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
     metrics: Arc<EngineMetrics>,
 }
@@ -233,9 +238,11 @@ impl Engine {
         let (events, _) = broadcast::channel(1024);
         let (writes, write_inbox) = mpsc::channel::<Write>(64);
         let metrics = Arc::new(EngineMetrics::default());
+        let live = LiveStatuses::default();
         let engine = Engine {
             commands: commands.clone(),
             events: events.clone(),
+            live: live.clone(),
             tasks: Arc::default(),
             metrics: metrics.clone(),
         };
@@ -250,6 +257,7 @@ impl Engine {
             next_generation: 0,
             pending: HistoryBatch::default(),
             pending_acks: Vec::new(),
+            live,
             writes,
             metrics,
         };
@@ -283,6 +291,20 @@ impl Engine {
 
     pub fn metrics(&self) -> &EngineMetrics {
         &self.metrics
+    }
+
+    /// Brings a tile read from the store up to what the engine knows: a check that ran but is not stored
+    /// yet (results are written about once a second) already shows in its status.
+    pub fn freshen(&self, service: &mut Service) {
+        if service.check.is_none() || service.status.state == ServiceState::Paused {
+            return;
+        }
+        let live = self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(status) = live.get(&service.id)
+            && status.last_checked_at > service.status.last_checked_at
+        {
+            service.status = status.clone();
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
@@ -322,6 +344,7 @@ struct Scheduler {
     /// Told once `pending` is stored: checks run on request answer only then, so what the API said it
     /// found is there for the next read.
     pending_acks: Vec<oneshot::Sender<()>>,
+    live: LiveStatuses,
     writes: mpsc::Sender<Write>,
     metrics: Arc<EngineMetrics>,
 }
@@ -396,6 +419,7 @@ impl Scheduler {
             Ok(service) => self.watch(&service, soon),
             Err(StoreError::NotFound { .. }) => {
                 self.watches.remove(&service_id);
+                self.forget_live(service_id);
             }
             Err(err) => {
                 tracing::warn!(service_id, error = %err, "could not reload a tile; it keeps its old schedule")
@@ -408,6 +432,7 @@ impl Scheduler {
         self.next_generation += 1;
         let Some(mut watch) = Watch::from_service(service, self.next_generation) else {
             self.watches.remove(&service.id);
+            self.forget_live(service.id);
             if service.check.is_none() && service.status.state != ServiceState::Unknown {
                 self.forget_health(service.id);
             }
@@ -427,6 +452,13 @@ impl Scheduler {
         self.queue
             .push(Reverse((Instant::now() + delay, service.id, watch.generation)));
         self.watches.insert(service.id, watch);
+    }
+
+    fn forget_live(&self, service_id: i64) {
+        self.live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&service_id);
     }
 
     /// A tile that lost its check is no longer up or down: its status goes back to unknown and an open
@@ -590,6 +622,10 @@ impl Scheduler {
             last_latency_ms: Some(result.latency_ms),
             last_error: result.error.clone(),
         };
+        self.live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(service_id, status.clone());
         self.pending.statuses.retain(|s| s.service_id != service_id);
         self.pending.statuses.push(StatusUpdate {
             service_id,

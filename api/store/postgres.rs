@@ -570,13 +570,16 @@ impl Store for PostgresStore {
             }
             query.execute(&mut *tx).await.map_err(pg_error)?;
         }
+        // A batch can land after its tile was paused (checks in flight, the last flush): a paused tile
+        // keeps its paused state and gets no new incident.
         for status in &batch.statuses {
             sqlx::query(
                 "INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, failures) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1 AND NOT paused) \
                  ON CONFLICT (service_id) DO UPDATE SET state = excluded.state, since = excluded.since, \
                  last_checked_at = excluded.last_checked_at, last_latency_ms = excluded.last_latency_ms, \
-                 last_error = excluded.last_error, failures = excluded.failures",
+                 last_error = excluded.last_error, failures = excluded.failures \
+                 WHERE NOT EXISTS (SELECT 1 FROM services WHERE id = excluded.service_id AND paused)",
             )
             .bind(status.service_id)
             .bind(status.state.as_str())
@@ -597,7 +600,7 @@ impl Store for PostgresStore {
                     cause,
                 } => sqlx::query(
                     "INSERT INTO incidents (service_id, started_at, cause) SELECT $1, $2, $3 \
-                     WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+                     WHERE EXISTS (SELECT 1 FROM services WHERE id = $1 AND NOT paused) \
                      AND NOT EXISTS (SELECT 1 FROM incidents WHERE service_id = $1 AND ended_at IS NULL)",
                 )
                 .bind(service_id)

@@ -209,12 +209,22 @@ pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
 
 /// The server on a given address: a restart on the port an earlier run had, as a browser still knows it.
 pub async fn spawn_app_at(db: TestDb, options: HttpOptions, listen: SocketAddr) -> TestApp {
+    spawn_app_with(db, options, listen, Duration::from_millis(100)).await
+}
+
+/// The server whose engine stores what it finds every `flush_interval`.
+pub async fn spawn_app_with(
+    db: TestDb,
+    options: HttpOptions,
+    listen: SocketAddr,
+    flush_interval: Duration,
+) -> TestApp {
     let store = db.open().await;
     let engine = Engine::start(
         store.clone(),
         Arc::new(Prober::new().expect("HTTP client and resolver")),
         EngineConfig {
-            flush_interval: Duration::from_millis(100),
+            flush_interval,
             ..EngineConfig::default()
         },
     )

@@ -17,6 +17,7 @@ use chromiumoxide::{
             SetTimezoneOverrideParams,
         },
         input::{DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton},
+        network::SetCacheDisabledParams,
     },
     cdp::js_protocol::runtime::{ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown},
     page::ScreenshotParams,
@@ -281,6 +282,15 @@ impl Page {
             .emulate_timezone(SetTimezoneOverrideParams::new(zone))
             .await
             .expect("set the time zone");
+    }
+
+    /// Turns the browser's HTTP cache off (a first visit) or on (a return visit).
+    #[allow(dead_code)] // used by benches/page.rs
+    pub async fn set_cache(&self, enabled: bool) {
+        self.page
+            .execute(SetCacheDisabledParams::new(!enabled))
+            .await
+            .expect("set the cache");
     }
 
     /// Formats numbers and dates as a viewer with this locale would see them (e.g. `en-GB`).

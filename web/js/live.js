@@ -153,7 +153,8 @@ function openStream() {
     setMode("live");
     heartbeat();
     channel?.postMessage({ type: "opened" });
-    // Events may have been missed while the stream was down.
+    // Events sent before the stream was open (while it was down, or while this tab was still starting)
+    // were never heard here: read the current state once.
     refresh();
   });
   source.addEventListener("message", (message) => {

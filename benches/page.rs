@@ -1,0 +1,293 @@
+//! Page benchmark: the start page with N tiles (default 100, ten groups, a day of history each) loaded in a
+//! real headless Chromium against the real server on SQLite. Reports what crosses the wire (bytes and
+//! requests, on a first visit and on a return visit with the browser's cache), the time to first paint, the
+//! time until every tile is in the page, and the largest contentful paint; p50 and p95 over the runs.
+//!
+//!   cargo bench --bench page                         # 100 tiles, 15 runs each
+//!   cargo bench --bench page -- --tiles 1000 --runs 10
+
+#[path = "../tests/web/browser.rs"]
+#[allow(dead_code)]
+mod browser;
+
+use std::{sync::Arc, time::Duration};
+
+use browser::{Browser, Screen};
+use history::record_day_of_history;
+use homewatch::{
+    http::{self, HttpOptions},
+    model::{Check, NewGroup, NewService},
+    monitor::{
+        engine::{Engine, EngineConfig},
+        probe::Prober,
+    },
+    server,
+    store::{self, DatabaseUrl, PoolConfig, Store},
+};
+use poem::{
+    Route, get, handler,
+    listener::{Acceptor, Listener, TcpListener},
+};
+use serde::Deserialize;
+
+struct Options {
+    tiles: usize,
+    runs: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options { tiles: 100, runs: 15 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut index = 0;
+    while index < args.len() {
+        let value = args.get(index + 1).cloned().unwrap_or_default();
+        match args[index].as_str() {
+            "--tiles" => options.tiles = value.parse().expect("--tiles N"),
+            "--runs" => options.runs = value.parse().expect("--runs N"),
+            _ => {
+                index += 1; // e.g. the --bench that cargo passes
+                continue;
+            }
+        }
+        index += 2;
+    }
+    options
+}
+
+#[handler]
+fn healthy() -> &'static str {
+    "ok"
+}
+
+async fn loopback_target() -> String {
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
+    format!("http://{addr}/health")
+}
+
+const ICONS: [&str; 10] = ["🎬", "📺", "🎵", "📷", "🛜", "💾", "🏠", "🔐", "📚", "🧰"];
+
+async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec<i64> {
+    let mut errors = Vec::new();
+    let check: Check =
+        serde_json::from_value(serde_json::json!({ "kind": "http", "interval_s": 60 })).unwrap();
+    let check = check.normalised(Some(target), &mut errors);
+    let per_group = count.div_ceil(10).max(1);
+    let mut ids = Vec::with_capacity(count);
+    let mut group = 0;
+    for index in 0..count {
+        if index % per_group == 0 {
+            group = store
+                .create_group(&NewGroup {
+                    name: format!("Group {}", index / per_group + 1),
+                })
+                .await
+                .unwrap()
+                .id;
+        }
+        let tile = NewService {
+            group_id: group,
+            name: format!("Service {index}"),
+            url: target.to_owned(),
+            description: Some(format!("Self-hosted service number {index}")),
+            icon: Some(ICONS[index % ICONS.len()].to_owned()),
+            tags: Some(vec!["home".into(), format!("tier-{}", index % 3)]),
+            check: Some(check.clone()),
+        };
+        ids.push(store.create_service(&tile).await.unwrap().id);
+    }
+    ids
+}
+
+/// What the page reports about one load.
+#[derive(Debug, Deserialize)]
+struct Load {
+    transfer_bytes: f64,
+    decoded_bytes: f64,
+    requests: usize,
+    dashboard_bytes: f64,
+    first_paint_ms: f64,
+    tiles_ms: f64,
+    largest_paint_ms: f64,
+}
+
+const MEASURE: &str = r#"
+new Promise((resolve) => {
+  new PerformanceObserver((list) => {
+    const entries = list.getEntries();
+    const lcp = entries[entries.length - 1].startTime;
+    const nav = performance.getEntriesByType("navigation")[0];
+    // The event stream never completes, so it has no size yet: every other request is counted.
+    const resources = performance.getEntriesByType("resource").filter((r) => !r.name.endsWith("/api/v1/events"));
+    const dashboard = resources.find((r) => r.name.endsWith("/api/v1/dashboard"));
+    resolve({
+      transfer_bytes: nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0),
+      decoded_bytes: nav.decodedBodySize + resources.reduce((sum, r) => sum + r.decodedBodySize, 0),
+      requests: 1 + resources.length,
+      dashboard_bytes: dashboard ? dashboard.transferSize : 0,
+      first_paint_ms: performance.getEntriesByName("first-contentful-paint")[0].startTime,
+      tiles_ms: performance.getEntriesByName("homewatch:tiles")[0].startTime,
+      largest_paint_ms: lcp,
+    });
+  }).observe({ type: "largest-contentful-paint", buffered: true });
+})
+"#;
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn report(label: &str, loads: &[Load]) {
+    let column = |pick: fn(&Load) -> f64| loads.iter().map(pick).collect::<Vec<_>>();
+    let (transfer, decoded) = (column(|l| l.transfer_bytes), column(|l| l.decoded_bytes));
+    let (paint, tiles, largest) = (
+        column(|l| l.first_paint_ms),
+        column(|l| l.tiles_ms),
+        column(|l| l.largest_paint_ms),
+    );
+    println!("{label} ({} loads)", loads.len());
+    println!(
+        "  transferred: {:.1} KB in {} requests ({:.1} KB uncompressed); GET /dashboard {:.1} KB",
+        percentile(&transfer, 0.5) / 1024.0,
+        loads[0].requests,
+        percentile(&decoded, 0.5) / 1024.0,
+        loads[0].dashboard_bytes / 1024.0
+    );
+    println!(
+        "  first contentful paint: p50 {:.0} ms, p95 {:.0} ms",
+        percentile(&paint, 0.5),
+        percentile(&paint, 0.95)
+    );
+    println!(
+        "  every tile in the page: p50 {:.0} ms, p95 {:.0} ms",
+        percentile(&tiles, 0.5),
+        percentile(&tiles, 0.95)
+    );
+    println!(
+        "  largest contentful paint: p50 {:.0} ms, p95 {:.0} ms",
+        percentile(&largest, 0.5),
+        percentile(&largest, 0.95)
+    );
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
+    println!("# page benchmark: the start page with {} tiles", options.tiles);
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::new(format!("sqlite://{}", dir.path().join("homewatch.db").display()));
+    let store = store::connect(&url, &PoolConfig::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    let target = loopback_target().await;
+    let ids = create_tiles(&store, options.tiles, &target).await;
+    record_day_of_history(&store, &ids).await;
+    let engine = Engine::start(
+        store.clone(),
+        Arc::new(Prober::new().unwrap()),
+        EngineConfig::default(),
+    )
+    .await
+    .unwrap();
+    let options_http = HttpOptions {
+        web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"),
+        request_timeout: Duration::from_secs(30),
+        cors_origins: Vec::new(),
+    };
+    let app = http::app(store.clone(), engine.clone(), &options_http).unwrap();
+    let running = server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        app,
+        std::future::pending(),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.addr);
+
+    let browser = Browser::launch().await;
+    let tiles_shown = format!("document.querySelectorAll('.tile').length === {}", options.tiles);
+    let mut first_visits = Vec::new();
+    let mut return_visits = Vec::new();
+    for _ in 0..options.runs {
+        // A first visit: a new tab with the cache off.
+        let page = browser.open("about:blank", Screen::DESKTOP).await;
+        page.set_cache(false).await;
+        page.goto(&base).await;
+        page.wait_for(&tiles_shown, "every tile").await;
+        first_visits.push(page.eval::<Load>(MEASURE).await);
+        // A return visit: the same tab, the cache on, the files revalidated.
+        page.set_cache(true).await;
+        page.goto(&format!("{base}/?again")).await;
+        page.wait_for(&tiles_shown, "every tile").await;
+        return_visits.push(page.eval::<Load>(MEASURE).await);
+        page.close().await;
+    }
+    report("first visit, empty cache", &first_visits);
+    report("return visit, files revalidated (304)", &return_visits);
+    browser.close().await;
+    running.stop().await.unwrap();
+    engine.stop().await;
+    store.close().await;
+}
+
+mod history {
+    //! History for the tiles, written straight to the store: a check a minute for the last 24 hours, so
+    //! every tile has its uptime and a full sparkline, and a current status.
+    use std::sync::Arc;
+
+    use homewatch::{
+        model::{CheckResult, HistoryBatch, ServiceState, StatusUpdate},
+        store::Store,
+    };
+
+    pub async fn record_day_of_history(store: &Arc<dyn Store>, ids: &[i64]) {
+        let now = chrono::Utc::now();
+        let now_ms = now.timestamp_millis();
+        let minute = 60_000;
+        for (n, id) in ids.iter().enumerate() {
+            let mut results = Vec::with_capacity(1440);
+            let mut at = now_ms - 24 * 60 * minute;
+            while at < now_ms {
+                let ok = (at / minute + n as i64) % 211 != 0;
+                results.push(CheckResult {
+                    service_id: *id,
+                    checked_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
+                    ok,
+                    latency_ms: 5 + ((at / minute + n as i64) % 40) as u32,
+                    status_code: Some(if ok { 200 } else { 503 }),
+                    error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+                });
+                at += minute;
+            }
+            let statuses = vec![StatusUpdate {
+                service_id: *id,
+                state: ServiceState::Up,
+                since: now - chrono::Duration::hours(3),
+                last_checked_at: Some(now),
+                last_latency_ms: Some(12),
+                last_error: None,
+                failures: 0,
+            }];
+            store
+                .record_history(&HistoryBatch {
+                    results,
+                    statuses,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    }
+}
