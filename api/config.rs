@@ -6,6 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
+    auth::AccessConfig,
     monitor::engine::EngineConfig,
     store::{DatabaseUrl, PoolConfig},
 };
@@ -37,6 +38,51 @@ pub enum Command {
         #[arg(long, env = "HOMEWATCH_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+    /// Manage users from the command line (for the first admin, or to recover a lost password).
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is asked for (or read from standard input when it is not a terminal).
+    Add {
+        /// The new user's name.
+        name: String,
+        /// Make the user an admin (default: viewer).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a new password for a user (their sessions end); asked for like `add`.
+    SetPassword { name: String },
+    /// List users and their roles.
+    List,
+}
+
+/// A secret from the environment or a flag: never printed, not even by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,6 +208,44 @@ pub struct Config {
     /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
     #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// The address people use to reach Homewatch, such as https://home.example.com: an https URL makes the
+    /// session cookie Secure, and its origin may make changes with the session cookie.
+    #[arg(long, global = true, env = "HOMEWATCH_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Let anonymous visitors read the dashboard and its stats (never change anything).
+    #[arg(long, global = true, env = "HOMEWATCH_PUBLIC_DASHBOARD", default_value = "false",
+          num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub public_dashboard: bool,
+
+    /// Sessions end after this long without use (sliding; e.g. 30d, 12h).
+    #[arg(long, global = true, env = "HOMEWATCH_SESSION_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// For unattended installs: create this admin at start when no user exists (with HOMEWATCH_ADMIN_PASSWORD).
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_ADMIN_USER",
+        requires = "admin_password"
+    )]
+    pub admin_user: Option<String>,
+
+    /// The password for HOMEWATCH_ADMIN_USER (at least 10 characters). Only used while no user exists.
+    #[arg(
+        long,
+        global = true,
+        env = "HOMEWATCH_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "admin_user"
+    )]
+    pub admin_password: Option<Secret>,
+
+    /// Behind a reverse proxy: take the client's address (for login limits and logs) from X-Forwarded-For.
+    #[arg(long, global = true, env = "HOMEWATCH_TRUST_PROXY", default_value = "false",
+          num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub trust_proxy: bool,
 }
 
 impl Config {
@@ -171,6 +255,16 @@ impl Config {
             retention_raw: Duration::from_secs(u64::from(self.retention_raw_days.max(1)) * 86_400),
             retention_rollups: Duration::from_secs(u64::from(self.retention_rollup_days.max(1)) * 86_400),
             ..EngineConfig::default()
+        }
+    }
+
+    pub fn access(&self) -> AccessConfig {
+        AccessConfig {
+            public_dashboard: self.public_dashboard,
+            session_ttl: self.session_ttl,
+            public_url: self.public_url.clone(),
+            trust_proxy: self.trust_proxy,
+            ..AccessConfig::default()
         }
     }
 
@@ -197,7 +291,7 @@ impl FromStr for DatabaseUrl {
     }
 }
 
-/// Reads `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+/// Reads `500ms`, `30s`, `5m`, `1h`, `30d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -212,7 +306,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+        "d" => value * 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
+            ));
+        }
     };
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -226,6 +325,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("5 minutes").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("soon").is_err());
     }
@@ -252,6 +352,12 @@ mod tests {
             "HOMEWATCH_CHECK_CONCURRENCY",
             "HOMEWATCH_RETENTION_RAW_DAYS",
             "HOMEWATCH_RETENTION_ROLLUP_DAYS",
+            "HOMEWATCH_PUBLIC_URL",
+            "HOMEWATCH_PUBLIC_DASHBOARD",
+            "HOMEWATCH_SESSION_TTL",
+            "HOMEWATCH_ADMIN_USER",
+            "HOMEWATCH_ADMIN_PASSWORD",
+            "HOMEWATCH_TRUST_PROXY",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }

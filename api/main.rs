@@ -46,6 +46,7 @@ fn main() -> ExitCode {
             Command::Serve | Command::Openapi => server::serve(&config).await,
             Command::Migrate => server::migrate(&config).await,
             Command::Healthcheck { url } => server::healthcheck(&config, url).await,
+            Command::User { action } => server::user(&config, action).await,
         }
     });
     match result {

@@ -10,8 +10,10 @@ use poem::{
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
-    config::Config,
+    auth::{Access, AccessConfig},
+    config::{Config, Secret, UserCommand},
     http::{self, HttpOptions},
+    model::{Role, Validate},
     monitor::{engine::Engine, probe::Prober},
     store::{self, ConnectError, Store},
 };
@@ -146,14 +148,60 @@ pub fn http_options(config: &Config) -> HttpOptions {
     }
 }
 
+/// Accounts at start: the admin from HOMEWATCH_ADMIN_USER/PASSWORD, or else, while no user exists, a
+/// one-time setup token in the log. Expired sessions and tokens are cleared every hour.
+pub async fn start_access(
+    store: Arc<dyn Store>,
+    config: AccessConfig,
+    admin: Option<(&str, &Secret)>,
+) -> Result<Arc<Access>, StartError> {
+    let access = Arc::new(Access::new(store, config));
+    let failed = |err: store::StoreError| StartError::Runtime(format!("cannot read the users: {err}"));
+    if let Some((username, password)) = admin {
+        let mut errors = Vec::new();
+        let username = crate::model::account::check_username("HOMEWATCH_ADMIN_USER", username, &mut errors);
+        crate::model::account::check_password("HOMEWATCH_ADMIN_PASSWORD", password.expose(), &mut errors);
+        if let Some(error) = errors.first() {
+            return Err(StartError::Config(format!("{} {}", error.field, error.message)));
+        }
+        if let Some(user) = access
+            .ensure_admin(&username, password.expose())
+            .await
+            .map_err(failed)?
+        {
+            tracing::info!(user = %user.username, "created the admin from HOMEWATCH_ADMIN_USER");
+        }
+    }
+    if let Some(token) = access.begin_setup().await.map_err(failed)? {
+        tracing::warn!(
+            "no user exists yet: open the page and create the first admin with this one-time setup token: {token} \
+             (or run `homewatch user add --admin NAME`, or set HOMEWATCH_ADMIN_USER and HOMEWATCH_ADMIN_PASSWORD)"
+        );
+    }
+    let pruner = access.clone();
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            if let Err(err) = pruner.prune(chrono::Utc::now()).await {
+                tracing::warn!(error = %err, "could not remove expired sessions and tokens");
+            }
+        }
+    });
+    Ok(access)
+}
+
 /// `homewatch serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
+    let admin = config.admin_user.as_deref().zip(config.admin_password.as_ref());
+    let access = start_access(store.clone(), config.access(), admin).await?;
     let prober = Prober::new().map_err(StartError::Runtime)?;
     let engine = Engine::start(store.clone(), Arc::new(prober), config.engine())
         .await
         .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
-    let app = http::app(store.clone(), engine.clone(), &http_options(config)).map_err(StartError::Config)?;
+    let app = http::app(store.clone(), engine.clone(), access, &http_options(config))
+        .map_err(StartError::Config)?;
     let running = start(config.listen, app, shutdown_signal(), config.shutdown_timeout)
         .await
         .map_err(|err| StartError::Runtime(err.to_string()))?;
@@ -212,4 +260,88 @@ pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), Sta
     } else {
         Err(StartError::Runtime(format!("{url} answered {status}: {body}")))
     }
+}
+
+/// Reads a password: from the terminal without echo (asked twice), or one line of standard input.
+fn read_password(prompt: &str) -> Result<String, StartError> {
+    use std::io::{BufRead, IsTerminal};
+    let failed = |err: std::io::Error| StartError::Runtime(format!("cannot read the password: {err}"));
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt).map_err(failed)?;
+        let second = rpassword::prompt_password("Again: ").map_err(failed)?;
+        if first != second {
+            return Err(StartError::Config(
+                "the two passwords differ; nothing was changed".into(),
+            ));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(failed)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+/// `homewatch user add|set-password|list`.
+pub async fn user(config: &Config, action: UserCommand) -> Result<(), StartError> {
+    let store = open_store(config).await?;
+    let access = Access::new(store.clone(), config.access());
+    let result = match action {
+        UserCommand::Add { name, admin } => {
+            let password = read_password(&format!("Password for {name}: "))?;
+            let new_user = crate::model::NewUser {
+                username: name,
+                password,
+                role: if admin { Role::Admin } else { Role::Viewer },
+            }
+            .validate()
+            .map_err(|errors| {
+                let messages: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect();
+                StartError::Config(messages.join("; "))
+            })?;
+            access
+                .create_user(&new_user)
+                .await
+                .map(|user| println!("created {} ({})", user.username, user.role.as_str()))
+        }
+        UserCommand::SetPassword { name } => {
+            let stored = store
+                .find_user(&name)
+                .await
+                .map_err(|err| StartError::Runtime(err.to_string()))?
+                .ok_or_else(|| StartError::Config(format!("no user is named {name}")))?;
+            let password = read_password(&format!("New password for {}: ", stored.user.username))?;
+            let mut errors = Vec::new();
+            crate::model::account::check_password("password", &password, &mut errors);
+            if let Some(error) = errors.first() {
+                return Err(StartError::Config(format!("the password {}", error.message)));
+            }
+            let patch = crate::model::UserPatch {
+                role: None,
+                password: Some(password),
+            };
+            access
+                .update_user(stored.user.id, &patch, None)
+                .await
+                .map(|user| {
+                    println!(
+                        "new password set for {}; their sessions have ended",
+                        user.username
+                    )
+                })
+        }
+        UserCommand::List => store.list_users().await.map(|users| {
+            for user in users {
+                println!("{}\t{}\t{}", user.id, user.username, user.role.as_str());
+            }
+        }),
+    };
+    store.close().await;
+    result.map_err(|err| match err {
+        store::StoreError::Conflict { message, .. } => StartError::Config(message),
+        other => StartError::Runtime(other.to_string()),
+    })
 }

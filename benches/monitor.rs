@@ -13,8 +13,9 @@ use std::{
 };
 
 use homewatch::{
+    auth::{Access, AccessConfig},
     http::{self, HttpOptions},
-    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService},
+    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService, NewToken, NewUser, Role, Scope},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -390,7 +391,29 @@ async fn run(options: Options) {
         request_timeout: Duration::from_secs(30),
         cors_origins: vec![],
     };
-    let app = http::app(store.clone(), engine.clone(), &options_http).unwrap();
+    // Requests are made as an admin with a read token, as a script or SDK would.
+    let access = Arc::new(Access::new(store.clone(), AccessConfig::default()));
+    let admin = access
+        .create_user(&NewUser {
+            username: "bench".into(),
+            password: "bench-password".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap();
+    let token = access
+        .create_token(
+            &admin,
+            &NewToken {
+                name: "bench".into(),
+                scope: Scope::Read,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    let app = http::app(store.clone(), engine.clone(), access, &options_http).unwrap();
     let running = server::start(
         "127.0.0.1:0".parse().unwrap(),
         app,
@@ -399,7 +422,15 @@ async fn run(options: Options) {
     )
     .await
     .unwrap();
-    let client = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let base = format!("http://{}", running.addr);
     let dashboard: Vec<String> = (0..options.http_samples)
         .map(|_| format!("{base}/api/v1/dashboard"))

@@ -15,8 +15,9 @@ use std::{sync::Arc, time::Duration};
 use browser::{Browser, Screen};
 use history::record_day_of_history;
 use homewatch::{
+    auth::{Access, AccessConfig},
     http::{self, HttpOptions},
-    model::{Check, NewGroup, NewService},
+    model::{Check, NewGroup, NewService, NewUser, Role},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -205,7 +206,18 @@ async fn run(options: Options) {
         request_timeout: Duration::from_secs(30),
         cors_origins: Vec::new(),
     };
-    let app = http::app(store.clone(), engine.clone(), &options_http).unwrap();
+    // The page is measured as an admin sees it: signed in with a session cookie.
+    let access = Arc::new(Access::new(store.clone(), AccessConfig::default()));
+    let admin = access
+        .create_user(&NewUser {
+            username: "bench".into(),
+            password: "bench-password".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap();
+    let (session, _) = access.start_session(admin.id).await.unwrap();
+    let app = http::app(store.clone(), engine.clone(), access, &options_http).unwrap();
     let running = server::start(
         "127.0.0.1:0".parse().unwrap(),
         app,
@@ -223,6 +235,7 @@ async fn run(options: Options) {
     for _ in 0..options.runs {
         // A first visit: a new tab with the cache off.
         let page = browser.open("about:blank", Screen::DESKTOP).await;
+        page.set_session_cookie(&base, &session).await;
         page.set_cache(false).await;
         page.goto(&base).await;
         page.wait_for(&tiles_shown, "every tile").await;

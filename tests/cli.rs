@@ -103,6 +103,192 @@ impl Drop for Server {
     }
 }
 
+/// A request with a JSON body and extra headers; returns status, headers and body.
+fn send(
+    method: &str,
+    url: &str,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut request = client.request(method.parse().unwrap(), url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.unwrap())
+    })
+}
+
+/// The `homewatch_session=...` pair of a Set-Cookie header.
+fn session_from(headers: &reqwest::header::HeaderMap) -> String {
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn first_admin_from_the_logged_setup_token_and_no_secret_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(homewatch(dir.path()));
+    let base = server.base_url();
+    let line = server
+        .seen
+        .iter()
+        .find(|l| l.contains("setup token"))
+        .cloned()
+        .expect("the setup token is logged");
+    let token = line
+        .split("setup token: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("setup token: TOKEN")
+        .to_owned();
+    let password = "a-long-secret-passphrase";
+    let setup = serde_json::json!({ "token": token, "username": "alice", "password": password });
+    let (status, headers, body) = send("POST", &format!("{base}/api/v1/setup"), Some(setup.clone()), &[]);
+    assert_eq!(status, 201, "{body}");
+    let first_session = session_from(&headers);
+    let (again, _, body) = send("POST", &format!("{base}/api/v1/setup"), Some(setup), &[]);
+    assert_eq!(again, 409, "the token is single-use: {body}");
+
+    let login = serde_json::json!({ "username": "Alice", "password": password });
+    let (status, headers, body) = send("POST", &format!("{base}/api/v1/auth/login"), Some(login), &[]);
+    assert_eq!(status, 200, "{body}");
+    let session = session_from(&headers);
+    assert_ne!(session, first_session, "a new session id at every login");
+    let (status, _, created) = send(
+        "POST",
+        &format!("{base}/api/v1/tokens"),
+        Some(serde_json::json!({ "name": "cli test", "scope": "write" })),
+        &[("cookie", &session), ("x-homewatch-request", "1")],
+    );
+    assert_eq!(status, 201, "{created}");
+    let api_token = serde_json::from_str::<serde_json::Value>(&created).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {api_token}");
+    let (status, _, body) = send(
+        "GET",
+        &format!("{base}/api/v1/auth/me"),
+        None,
+        &[("authorization", &bearer)],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "alice", "password": "wrong-password-here" })),
+        &[],
+    );
+    assert_eq!(status, 401);
+    let (status, _, _) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/logout"),
+        None,
+        &[("cookie", &session), ("origin", &base)],
+    );
+    assert_eq!(status, 204);
+    server.wait_for("path=/api/v1/auth/logout");
+    server.terminate();
+
+    let log = server.seen.join("\n");
+    let session_id = session.split('=').nth(1).unwrap();
+    for secret in [password, "wrong-password-here", session_id, api_token.as_str()] {
+        assert!(!log.contains(secret), "the log shows a secret ({secret}):\n{log}");
+    }
+    assert_eq!(
+        log.matches(token.as_str()).count(),
+        1,
+        "the setup token is logged once, at start:\n{log}"
+    );
+
+    // Restarted with a user: no setup token any more.
+    let mut restarted = Server::start(homewatch(dir.path()));
+    restarted.base_url();
+    assert!(
+        !restarted.seen.iter().any(|l| l.contains("setup token")),
+        "{:?}",
+        restarted.seen
+    );
+}
+
+#[test]
+fn admins_from_the_command_line_and_from_the_environment() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = homewatch(dir.path())
+        .args(["user", "add", "--admin", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"cli-password-123\n")
+        .unwrap();
+    let output = add.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created root (admin)"));
+    let mut short = homewatch(dir.path())
+        .args(["user", "add", "shorty"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    short.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let output = short.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 10 characters"));
+
+    let mut server = Server::start(homewatch(dir.path()));
+    let base = server.base_url();
+    assert!(!server.seen.iter().any(|l| l.contains("setup token")));
+    let (status, _, body) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "root", "password": "cli-password-123" })),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    server.terminate();
+
+    let other = tempfile::tempdir().unwrap();
+    let mut command = homewatch(other.path());
+    command
+        .env("HOMEWATCH_ADMIN_USER", "ops")
+        .env("HOMEWATCH_ADMIN_PASSWORD", "env-password-123");
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    let (status, _, body) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "ops", "password": "env-password-123" })),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!server.seen.iter().any(|l| l.contains("env-password-123")));
+}
+
 fn get(url: &str) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,11 +340,14 @@ fn first_run_creates_the_sqlite_file_under_data_and_stops_on_sigterm() {
     );
     assert!(dir.path().join("data/homewatch.db").is_file());
 
-    let (status, _) = get(&format!("{base}/api/v1/groups"));
+    let (status, state) = get(&format!("{base}/api/v1/auth/state"));
     assert_eq!(status, 200);
+    assert!(state.contains(r#""setup_required":true"#), "{state}");
+    let (status, _) = get(&format!("{base}/api/v1/groups"));
+    assert_eq!(status, 401, "nothing is readable before anyone signs in");
     let logged = server.wait_for("path=/api/v1/groups");
     assert!(
-        logged.contains("method=GET") && logged.contains("status=200"),
+        logged.contains("method=GET") && logged.contains("status=401"),
         "request log: {logged}"
     );
     assert!(
@@ -182,11 +371,11 @@ fn json_logs_carry_method_path_status_latency_and_request_id() {
     command.env("HOMEWATCH_LOG_FORMAT", "json");
     let mut server = Server::start(command);
     let base = server.base_url();
-    get(&format!("{base}/api/v1/dashboard"));
-    let line = server.wait_for("/api/v1/dashboard");
+    get(&format!("{base}/api/v1/auth/state"));
+    let line = server.wait_for("/api/v1/auth/state");
     let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
     assert_eq!(entry["method"], "GET");
-    assert_eq!(entry["path"], "/api/v1/dashboard");
+    assert_eq!(entry["path"], "/api/v1/auth/state");
     assert_eq!(entry["status"], 200);
     assert!(entry["latency_ms"].as_f64().is_some());
     assert!(entry["request_id"].as_str().is_some_and(|id| id.len() >= 32));

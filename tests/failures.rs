@@ -191,8 +191,13 @@ async fn cors_is_off_unless_origins_are_configured() {
         cors_origins: vec!["not a\norigin".into()],
         ..http_options()
     };
-    let err = homewatch::http::app(closed.store.clone(), closed.engine.clone(), &bad)
-        .err()
-        .expect("a bad origin is refused");
+    let err = homewatch::http::app(
+        closed.store.clone(),
+        closed.engine.clone(),
+        closed.access.clone(),
+        &bad,
+    )
+    .err()
+    .expect("a bad origin is refused");
     assert!(err.contains("HOMEWATCH_CORS_ORIGINS"), "{err}");
 }

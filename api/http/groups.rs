@@ -6,7 +6,13 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{ApiTags, StoreData, json_body::JsonBody, monitoring::EngineData, problem::ApiError};
+use super::{
+    ApiTags, StoreData,
+    json_body::JsonBody,
+    monitoring::EngineData,
+    problem::ApiError,
+    security::{Auth, ReadAuth},
+};
 use crate::model::{Group, GroupPatch, NewGroup, NewOrder};
 
 pub struct GroupsApi;
@@ -29,13 +35,19 @@ enum GroupDeleted {
 impl GroupsApi {
     /// List groups in page order.
     #[oai(path = "/groups", method = "get", operation_id = "listGroups")]
-    async fn list(&self, store: StoreData<'_>) -> Result<Json<Vec<Group>>, ApiError> {
+    async fn list(&self, _auth: ReadAuth, store: StoreData<'_>) -> Result<Json<Vec<Group>>, ApiError> {
         Ok(Json(store.list_groups().await?))
     }
 
     /// Create a group.
     #[oai(path = "/groups", method = "post", operation_id = "createGroup")]
-    async fn create(&self, store: StoreData<'_>, body: JsonBody<NewGroup>) -> Result<GroupCreated, ApiError> {
+    async fn create(
+        &self,
+        auth: Auth,
+        store: StoreData<'_>,
+        body: JsonBody<NewGroup>,
+    ) -> Result<GroupCreated, ApiError> {
+        auth.writer()?;
         let group = store.create_group(&body.0).await?;
         let location = format!("/api/v1/groups/{}", group.id);
         Ok(GroupCreated::Created(Json(group), location))
@@ -45,15 +57,22 @@ impl GroupsApi {
     #[oai(path = "/groups/order", method = "put", operation_id = "reorderGroups")]
     async fn reorder(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         body: JsonBody<NewOrder>,
     ) -> Result<Json<Vec<Group>>, ApiError> {
+        auth.writer()?;
         Ok(Json(store.reorder_groups(&body.0.ids).await?))
     }
 
     /// Get one group.
     #[oai(path = "/groups/:id", method = "get", operation_id = "getGroup")]
-    async fn get(&self, store: StoreData<'_>, id: Path<i64>) -> Result<Json<Group>, ApiError> {
+    async fn get(
+        &self,
+        _auth: ReadAuth,
+        store: StoreData<'_>,
+        id: Path<i64>,
+    ) -> Result<Json<Group>, ApiError> {
         Ok(Json(store.get_group(id.0).await?))
     }
 
@@ -61,10 +80,12 @@ impl GroupsApi {
     #[oai(path = "/groups/:id", method = "patch", operation_id = "updateGroup")]
     async fn update(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         id: Path<i64>,
         body: JsonBody<GroupPatch>,
     ) -> Result<Json<Group>, ApiError> {
+        auth.writer()?;
         Ok(Json(store.update_group(id.0, &body.0).await?))
     }
 
@@ -72,6 +93,7 @@ impl GroupsApi {
     #[oai(path = "/groups/:id", method = "delete", operation_id = "deleteGroup")]
     async fn delete(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
@@ -79,6 +101,7 @@ impl GroupsApi {
         #[oai(default)]
         cascade: Query<bool>,
     ) -> Result<GroupDeleted, ApiError> {
+        auth.writer()?;
         store.delete_group(id.0, cascade.0).await?;
         if cascade.0 {
             engine.reload_all();

@@ -16,16 +16,20 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{monitor::engine::Engine, store::Store};
+use crate::{auth::Access, monitor::engine::Engine, store::Store};
 
+pub mod account;
 pub mod dashboard;
 pub mod groups;
 pub mod health;
 pub mod json_body;
 pub mod monitoring;
 pub mod problem;
+pub mod security;
 pub mod services;
+pub mod tokens;
 pub mod tower_compat;
+pub mod users;
 pub mod web;
 
 use problem::{Problem, from_poem_error};
@@ -47,6 +51,12 @@ pub enum ApiTags {
     Dashboard,
     /// Checks run now, pause and resume, results, uptime and latency stats, incidents, live events.
     Monitoring,
+    /// The first admin, signing in and out, who is calling, one's own password.
+    Access,
+    /// API tokens for scripts and SDKs.
+    Tokens,
+    /// Users and their roles (admins only).
+    Users,
 }
 
 pub type Api = (
@@ -54,6 +64,9 @@ pub type Api = (
     services::ServicesApi,
     dashboard::DashboardApi,
     monitoring::MonitoringApi,
+    account::AccountApi,
+    tokens::TokensApi,
+    users::UsersApi,
 );
 
 /// The typed API, without a store: enough to print or serve the spec.
@@ -64,13 +77,18 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             services::ServicesApi,
             dashboard::DashboardApi,
             monitoring::MonitoringApi,
+            account::AccountApi,
+            tokens::TokensApi,
+            users::UsersApi,
         ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),
     )
     .description(
         "Your self-hosted services as tiles in groups. Errors are RFC 9457 problem details \
-         (`application/problem+json`); validation errors (422) name each field in `errors`.",
+         (`application/problem+json`); validation errors (422) name each field in `errors`. \
+         Sign in with POST /auth/login (a session cookie; changes made with it must come from the page's own \
+         origin), or send an API token from POST /tokens as `Authorization: Bearer hw_...`.",
     )
     .server(API_PREFIX)
 }
@@ -160,10 +178,34 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
     ))
 }
 
+/// The page's Content-Security-Policy: its own scripts and styles only; images from anywhere (tile icons).
+const APP_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; \
+                       connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+                       frame-ancestors 'none'";
+/// Swagger UI at /api/docs is one page with its script inline; it gets this looser policy, and only it.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+                        img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+                        frame-ancestors 'none'";
+
+/// Security headers on every response (a route may set its own Content-Security-Policy first).
+fn security_headers<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    endpoint
+        .with(TowerLayer(header("content-security-policy", APP_CSP)))
+        .with(TowerLayer(header("x-content-type-options", "nosniff")))
+        .with(TowerLayer(header("referrer-policy", "no-referrer")))
+        .with(TowerLayer(header("x-frame-options", "DENY")))
+        .with(TowerLayer(header("cross-origin-opener-policy", "same-origin")))
+}
+
 /// The whole server as one endpoint. Fails only on configuration it cannot use (e.g. a bad CORS origin).
 pub fn app(
     store: Arc<dyn Store>,
     engine: Engine,
+    access: Arc<Access>,
     options: &HttpOptions,
 ) -> Result<BoxEndpoint<'static>, String> {
     let api = api_service();
@@ -179,19 +221,29 @@ pub fn app(
         .nest(
             API_PREFIX,
             api.into_endpoint()
+                .around(security::authenticate)
                 .catch_all_error(|err| async move { from_poem_error(err) }),
         )
         .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
+        .nest(
+            "/api/docs",
+            docs.with(TowerLayer(
+                tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(DOCS_CSP),
+                ),
+            )),
+        )
         .at("/api/*rest", api_not_found)
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/", web.clone())
         .at("/*path", web)
         .data(store)
-        .data(engine);
+        .data(engine)
+        .data(access);
 
-    let layered = routes
+    let layered = security_headers(routes)
         .with(TowerLayer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,

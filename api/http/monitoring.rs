@@ -13,7 +13,11 @@ use poem_openapi::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{ApiTags, StoreData, problem::ApiError};
+use super::{
+    ApiTags, StoreData,
+    problem::ApiError,
+    security::{Auth, ReadAuth},
+};
 use crate::{
     model::{CheckResult, CheckRun, Event, Incident, IncidentFilter, Service, ServiceState},
     monitor::{
@@ -33,10 +37,12 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/check", method = "post", operation_id = "checkService")]
     async fn check(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
     ) -> Result<Json<CheckRun>, ApiError> {
+        auth.writer()?;
         let service = store.get_service(id.0).await?;
         if service.check.is_none() {
             return Err(ApiError::conflict(format!(
@@ -61,10 +67,12 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/pause", method = "post", operation_id = "pauseService")]
     async fn pause(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
+        auth.writer()?;
         let service = store.set_paused(id.0, true).await?;
         engine.reload(id.0);
         Ok(Json(service))
@@ -78,10 +86,12 @@ impl MonitoringApi {
     )]
     async fn resume(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
+        auth.writer()?;
         let service = store.set_paused(id.0, false).await?;
         engine.reload(id.0);
         Ok(Json(service))
@@ -91,6 +101,7 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/results", method = "get", operation_id = "listResults")]
     async fn results(
         &self,
+        _auth: ReadAuth,
         store: StoreData<'_>,
         id: Path<i64>,
         /// Oldest moment to include (RFC 3339); default 24 hours ago.
@@ -115,6 +126,7 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/stats", method = "get", operation_id = "getStats")]
     async fn stats(
         &self,
+        _auth: ReadAuth,
         store: StoreData<'_>,
         id: Path<i64>,
         /// 24h, 7d, 30d, 90d or 365d (default 24h).
@@ -137,6 +149,7 @@ impl MonitoringApi {
     #[oai(path = "/incidents", method = "get", operation_id = "listIncidents")]
     async fn incidents(
         &self,
+        _auth: ReadAuth,
         store: StoreData<'_>,
         /// Only this tile's incidents.
         service_id: Query<Option<i64>>,
@@ -158,6 +171,7 @@ impl MonitoringApi {
     #[oai(path = "/events", method = "get", operation_id = "streamEvents")]
     async fn events(
         &self,
+        _auth: ReadAuth,
         engine: EngineData<'_>,
         /// Only events of this tile.
         service_id: Query<Option<i64>>,

@@ -90,6 +90,12 @@ pub enum ApiError {
     /// The request body is not valid JSON.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
+    /// Not signed in, or the session or API token is not valid: sign in, or send a valid token.
+    #[oai(status = 401)]
+    Unauthorized(ProblemJson),
+    /// Signed in, but this role or token may not do this.
+    #[oai(status = 403)]
+    Forbidden(ProblemJson),
     /// No resource has that id.
     #[oai(status = 404)]
     NotFound(ProblemJson),
@@ -105,6 +111,9 @@ pub enum ApiError {
     /// The request is well-formed but some fields are invalid; `errors` names each one.
     #[oai(status = 422)]
     Unprocessable(ProblemJson),
+    /// Too many failed attempts: wait the number of seconds in `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemJson, #[oai(header = "Retry-After")] u64),
     /// Something failed inside the server; the detail is in the server's log.
     #[oai(status = 500)]
     Internal(ProblemJson),
@@ -137,6 +146,23 @@ impl ApiError {
         )))
     }
 
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::Unauthorized(ProblemJson(Problem::new(StatusCode::UNAUTHORIZED, detail)))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden(ProblemJson(Problem::new(StatusCode::FORBIDDEN, detail)))
+    }
+
+    /// 429, with the wait rounded up to whole seconds.
+    pub fn too_many_requests(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::TooManyRequests(
+            ProblemJson(Problem::new(StatusCode::TOO_MANY_REQUESTS, detail)),
+            seconds.max(1),
+        )
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::Conflict(ProblemJson(Problem::new(StatusCode::CONFLICT, detail)))
     }
@@ -155,6 +181,9 @@ impl ApiError {
     pub fn problem(&self) -> &Problem {
         match self {
             Self::BadRequest(p)
+            | Self::Unauthorized(p)
+            | Self::Forbidden(p)
+            | Self::TooManyRequests(p, _)
             | Self::NotFound(p)
             | Self::Conflict(p)
             | Self::PayloadTooLarge(p)

@@ -6,7 +6,13 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{ApiTags, StoreData, json_body::JsonBody, monitoring::EngineData, problem::ApiError};
+use super::{
+    ApiTags, StoreData,
+    json_body::JsonBody,
+    monitoring::EngineData,
+    problem::ApiError,
+    security::{Auth, ReadAuth},
+};
 use crate::model::{
     FieldError, NewOrder, NewService, Service, ServiceFilter, ServicePage, ServicePatch, cursor,
 };
@@ -43,6 +49,7 @@ impl ServicesApi {
     #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
     async fn list(
         &self,
+        auth: ReadAuth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         /// Only tiles of this group.
@@ -74,7 +81,12 @@ impl ServicesApi {
             limit: limit.0.unwrap_or(DEFAULT_PAGE_SIZE),
         };
         let mut page = store.list_services(&filter).await?;
-        page.items.iter_mut().for_each(|service| engine.freshen(service));
+        for service in &mut page.items {
+            engine.freshen(service);
+            if !auth.sees_secrets() {
+                service.hide_secrets();
+            }
+        }
         Ok(Json(page))
     }
 
@@ -82,10 +94,12 @@ impl ServicesApi {
     #[oai(path = "/services", method = "post", operation_id = "createService")]
     async fn create(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         body: JsonBody<NewService>,
     ) -> Result<ServiceCreated, ApiError> {
+        auth.writer()?;
         let service = store.create_service(&body.0).await?;
         // A tile that arrives with a check is checked at once, then on its interval.
         engine.reload(service.id);
@@ -97,12 +111,16 @@ impl ServicesApi {
     #[oai(path = "/services/:id", method = "get", operation_id = "getService")]
     async fn get(
         &self,
+        auth: ReadAuth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
         let mut service = store.get_service(id.0).await?;
         engine.freshen(&mut service);
+        if !auth.sees_secrets() {
+            service.hide_secrets();
+        }
         Ok(Json(service))
     }
 
@@ -110,11 +128,13 @@ impl ServicesApi {
     #[oai(path = "/services/:id", method = "patch", operation_id = "updateService")]
     async fn update(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
         body: JsonBody<ServicePatch>,
     ) -> Result<Json<Service>, ApiError> {
+        auth.writer()?;
         let service = store.update_service(id.0, &body.0).await?;
         engine.reload(id.0);
         Ok(Json(service))
@@ -124,10 +144,12 @@ impl ServicesApi {
     #[oai(path = "/services/:id", method = "delete", operation_id = "deleteService")]
     async fn delete(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         engine: EngineData<'_>,
         id: Path<i64>,
     ) -> Result<ServiceDeleted, ApiError> {
+        auth.writer()?;
         store.delete_service(id.0).await?;
         engine.reload(id.0);
         Ok(ServiceDeleted::Deleted)
@@ -141,10 +163,12 @@ impl ServicesApi {
     )]
     async fn reorder(
         &self,
+        auth: Auth,
         store: StoreData<'_>,
         id: Path<i64>,
         body: JsonBody<NewOrder>,
     ) -> Result<Json<Vec<Service>>, ApiError> {
+        auth.writer()?;
         Ok(Json(store.reorder_services(id.0, &body.0.ids).await?))
     }
 }

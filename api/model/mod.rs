@@ -5,9 +5,14 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Object, types::MaybeUndefined};
 use serde::Deserialize;
 
+pub mod account;
 pub mod check;
 pub mod history;
 
+pub use account::{
+    ApiToken, AuthMethod, AuthState, CreatedToken, LoginRequest, Me, NewToken, NewUser, PasswordChange, Role,
+    Scope, Session, SetupRequest, StoredUser, User, UserPatch,
+};
 pub use check::{Check, CheckKind, ServiceState, ServiceStatus};
 pub use history::{
     CheckResult, CheckRun, Event, EventKind, HistoryBatch, Incident, IncidentChange, IncidentFilter,
@@ -60,6 +65,20 @@ pub struct Service {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl Service {
+    /// What people who may not change a tile see of its check: header values (often credentials) hidden.
+    pub fn hide_secrets(&mut self) {
+        if let Some(headers) = self.check.as_mut().and_then(|check| check.headers.as_mut()) {
+            for value in headers.values_mut() {
+                *value = HIDDEN.to_owned();
+            }
+        }
+    }
+}
+
+/// What replaces a secret for readers who may not see it.
+pub const HIDDEN: &str = "(hidden)";
 
 /// A tile on the start page: the service, and how it did over the last 24 hours.
 #[derive(Debug, Clone, PartialEq, Object)]

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    CheckResult, Dashboard, DashboardGroup, DashboardTile, Group, GroupPatch, HistoryBatch, Incident,
-    IncidentFilter, NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
-    ServiceStatus, cursor,
+    ApiToken, CheckResult, Dashboard, DashboardGroup, DashboardTile, Group, GroupPatch, HistoryBatch,
+    Incident, IncidentFilter, NewGroup, NewService, Role, Scope, Service, ServiceFilter, ServicePage,
+    ServicePatch, ServiceState, ServiceStatus, Session, StoredUser, User, cursor,
 };
 use crate::monitor::rollup::{Rollup, hour_of_ms};
 
@@ -156,6 +156,66 @@ pub trait Store: Send + Sync + 'static {
         rollups_before_hour: i64,
         limit: u32,
     ) -> StoreResult<u64>;
+
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Conflict (field `username`) when the name is taken, ignoring case. With `only_if_none`, also Conflict
+    /// when any user exists already (the first admin is created once, even by two requests at once).
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        only_if_none: bool,
+    ) -> StoreResult<User>;
+    async fn get_user(&self, id: i64) -> StoreResult<StoredUser>;
+    /// The user with this name, ignoring case.
+    async fn find_user(&self, username: &str) -> StoreResult<Option<StoredUser>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Changes a role and/or a password hash. Refuses (Conflict) to leave no admin. A new password ends every
+    /// session of the user but `keep_session`.
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+        keep_session: Option<i64>,
+    ) -> StoreResult<User>;
+    /// Deletes a user with their sessions and tokens; refuses (Conflict) to delete the last admin.
+    async fn delete_user(&self, id: i64) -> StoreResult<()>;
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Session>;
+    /// The session with this hash and its user, whether or not it has expired (the caller decides).
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<(Session, User)>>;
+    async fn extend_session(
+        &self,
+        id: i64,
+        seen_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        scope: Scope,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<ApiToken>;
+    /// The token with this hash and its user, whether or not it has expired (the caller decides).
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>>;
+    async fn touch_token(&self, id: i64, used_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Tokens of one user, or of everyone; newest first.
+    async fn list_tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiToken>>;
+    /// Deletes a token, of `user_id` only when given (NotFound otherwise).
+    async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()>;
+    /// Deletes sessions and tokens that expired before `now`; returns how many went.
+    async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Pool sizes and timeouts; every figure can be changed through the environment (see `config`).
@@ -402,6 +462,142 @@ impl TryFrom<ServiceRow> for Service {
 
 pub(crate) fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
     rows.into_iter().map(Service::try_from).collect()
+}
+
+/// A user as both dialects return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) password_hash: String,
+    pub(crate) role: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for StoredUser {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<Self> {
+        Ok(StoredUser {
+            user: User {
+                id: row.id,
+                username: row.username,
+                role: Role::parse(&row.role).ok_or_else(|| {
+                    StoreError::Other(format!("user {}: unknown role {}", row.id, row.role))
+                })?,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
+            password_hash: row.password_hash,
+        })
+    }
+}
+
+/// A token with its owner, as both dialects return it (`u_*` are the owner's columns).
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    pub(crate) username: String,
+    pub(crate) role: String,
+    pub(crate) u_created_at: DateTime<Utc>,
+    pub(crate) u_updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TokenRow> for (ApiToken, User) {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> StoreResult<Self> {
+        let scope = Scope::parse(&row.scope)
+            .ok_or_else(|| StoreError::Other(format!("token {}: unknown scope {}", row.id, row.scope)))?;
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| StoreError::Other(format!("user {}: unknown role {}", row.user_id, row.role)))?;
+        Ok((
+            ApiToken {
+                id: row.id,
+                user_id: row.user_id,
+                username: row.username.clone(),
+                name: row.name,
+                scope,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                expires_at: row.expires_at,
+            },
+            User {
+                id: row.user_id,
+                username: row.username,
+                role,
+                created_at: row.u_created_at,
+                updated_at: row.u_updated_at,
+            },
+        ))
+    }
+}
+
+/// A session with its owner, as both dialects return it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) last_seen_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) username: String,
+    pub(crate) role: String,
+    pub(crate) u_created_at: DateTime<Utc>,
+    pub(crate) u_updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<SessionRow> for (Session, User) {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> StoreResult<Self> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| StoreError::Other(format!("user {}: unknown role {}", row.user_id, row.role)))?;
+        Ok((
+            Session {
+                id: row.id,
+                user_id: row.user_id,
+                created_at: row.created_at,
+                last_seen_at: row.last_seen_at,
+                expires_at: row.expires_at,
+            },
+            User {
+                id: row.user_id,
+                username: row.username,
+                role,
+                created_at: row.u_created_at,
+                updated_at: row.u_updated_at,
+            },
+        ))
+    }
+}
+
+pub(crate) fn username_clash(name: &str) -> StoreError {
+    StoreError::Conflict {
+        field: Some("username"),
+        message: format!("a user named `{name}` already exists"),
+    }
+}
+
+pub(crate) fn setup_done() -> StoreError {
+    StoreError::Conflict {
+        field: None,
+        message: "setup is done: a user exists already. Sign in with POST /api/v1/auth/login".into(),
+    }
+}
+
+pub(crate) fn last_admin() -> StoreError {
+    StoreError::Conflict {
+        field: Some("role"),
+        message: "this is the last admin: make another user admin first".into(),
+    }
 }
 
 /// A raw result as both dialects return it.

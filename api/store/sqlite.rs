@@ -12,16 +12,17 @@ use sqlx::{
 
 use super::{
     ConnectError, DatabaseUrl, IncidentRow, MigrationStatus, PoolConfig, RecentRollupRow, ResultRow,
-    RollupRow, ServiceRow, Store, StoreError, StoreKind, StoreResult, assemble_dashboard, batch_rollups,
-    dashboard_first_hour, group_name_clash, group_not_empty, into_services, like_pattern, no_such_group, now,
-    page, service_name_clash,
+    RollupRow, ServiceRow, SessionRow, Store, StoreError, StoreKind, StoreResult, TokenRow, UserRow,
+    assemble_dashboard, batch_rollups, dashboard_first_hour, group_name_clash, group_not_empty,
+    into_services, last_admin, like_pattern, no_such_group, now, page, service_name_clash, setup_done,
+    username_clash,
 };
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    CheckResult, Dashboard, Group, GroupPatch, HistoryBatch, Incident, IncidentChange, IncidentFilter,
-    NewGroup, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
-    check_order_covers,
+    ApiToken, CheckResult, Dashboard, Group, GroupPatch, HistoryBatch, Incident, IncidentChange,
+    IncidentFilter, NewGroup, NewService, Role, Scope, Service, ServiceFilter, ServicePage, ServicePatch,
+    ServiceState, Session, StoredUser, User, check_order_covers,
 };
 use crate::monitor::rollup::Rollup;
 
@@ -34,6 +35,15 @@ macro_rules! service_columns {
          s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, st.last_error, \
          (SELECT json_group_array(t.tag ORDER BY t.ordinal) FROM service_tags t WHERE t.service_id = s.id) \
          AS tags"
+    };
+}
+
+/// A token with its owner's name and role.
+macro_rules! token_select {
+    () => {
+        "SELECT t.id, t.user_id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at, u.username, u.role, \
+         u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id"
     };
 }
 
@@ -787,5 +797,314 @@ impl Store for SqliteStore {
         .map_err(sqlite_error)?;
         tx.commit().await.map_err(sqlite_error)?;
         Ok(raw.rows_affected() + rollups.rows_affected())
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(sqlite_error)
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        only_if_none: bool,
+    ) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        if only_if_none {
+            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+            if users > 0 {
+                return Err(setup_done());
+            }
+        }
+        let at = now();
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+             RETURNING id, username, password_hash, role, created_at, updated_at",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| match is_unique_violation(&err) {
+            true => username_clash(username),
+            false => sqlite_error(err),
+        })?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(StoredUser::try_from(row)?.user)
+    }
+
+    async fn get_user(&self, id: i64) -> StoreResult<StoredUser> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, username, password_hash, role, created_at, updated_at FROM users WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        row.ok_or_else(|| StoreError::not_found("user", id))?.try_into()
+    }
+
+    async fn find_user(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, username, password_hash, role, created_at, updated_at FROM users \
+             WHERE username = ?1 COLLATE NOCASE",
+        )
+        .bind(username)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        row.map(StoredUser::try_from).transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT id, username, password_hash, role, created_at, updated_at FROM users ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        rows.into_iter()
+            .map(|row| StoredUser::try_from(row).map(|stored| stored.user))
+            .collect()
+    }
+
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+        keep_session: Option<i64>,
+    ) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        let current: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let current = current.ok_or_else(|| StoreError::not_found("user", id))?;
+        if current == Role::Admin.as_str() && role == Some(Role::Viewer) {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+            if admins <= 1 {
+                return Err(last_admin());
+            }
+        }
+        let row: UserRow = sqlx::query_as(
+            "UPDATE users SET role = COALESCE(?2, role), password_hash = COALESCE(?3, password_hash), \
+             updated_at = ?4 WHERE id = ?1 \
+             RETURNING id, username, password_hash, role, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(role.map(Role::as_str))
+        .bind(password_hash)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        if password_hash.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2")
+                .bind(id)
+                .bind(keep_session)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+        }
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(StoredUser::try_from(row)?.user)
+    }
+
+    async fn delete_user(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let role = role.ok_or_else(|| StoreError::not_found("user", id))?;
+        if role == Role::Admin.as_str() {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(sqlite_error)?;
+            if admins <= 1 {
+                return Err(last_admin());
+            }
+        }
+        sqlx::query("DELETE FROM users WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)
+    }
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Session> {
+        let at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (user_id, token_hash, created_at, last_seen_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?3, ?4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(at)
+        .bind(expires_at)
+        .fetch_one(self.writer()?)
+        .await
+        .map_err(sqlite_error)?;
+        Ok(Session {
+            id,
+            user_id,
+            created_at: at,
+            last_seen_at: at,
+            expires_at,
+        })
+    }
+
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<(Session, User)>> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, u.username, u.role, \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn extend_session(
+        &self,
+        id: i64,
+        seen_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ?2, expires_at = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(seen_at)
+            .bind(expires_at)
+            .execute(self.writer()?)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(self.writer()?)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        scope: Scope,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<ApiToken> {
+        let mut tx = self.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, name, scope, token_hash, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(scope.as_str())
+        .bind(token_hash)
+        .bind(now())
+        .bind(expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sqlite_error)?;
+        let row: TokenRow = sqlx::query_as(concat!(token_select!(), " WHERE t.id = ?1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        let (token, _) = row.try_into()?;
+        Ok(token)
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
+        let row: Option<TokenRow> = sqlx::query_as(concat!(token_select!(), " WHERE t.token_hash = ?1"))
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(sqlite_error)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn touch_token(&self, id: i64, used_at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(used_at)
+            .execute(self.writer()?)
+            .await
+            .map_err(sqlite_error)?;
+        Ok(())
+    }
+
+    async fn list_tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiToken>> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            token_select!(),
+            " WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(sqlite_error)?;
+        rows.into_iter()
+            .map(|row| <(ApiToken, User)>::try_from(row).map(|(token, _)| token))
+            .collect()
+    }
+
+    async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)")
+            .bind(id)
+            .bind(user_id)
+            .execute(self.writer()?)
+            .await
+            .map_err(sqlite_error)?;
+        match deleted.rows_affected() {
+            0 => Err(StoreError::not_found("token", id)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.write().await?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ?1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        let tokens = sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < ?1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlite_error)?;
+        tx.commit().await.map_err(sqlite_error)?;
+        Ok(sessions.rows_affected() + tokens.rows_affected())
     }
 }

@@ -13,7 +13,9 @@ use std::{
 };
 
 use homewatch::{
+    auth::{Access, AccessConfig},
     http::{self, HttpOptions},
+    model::{NewToken, NewUser, Role, Scope, User},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -176,16 +178,24 @@ pub mod postgres_db {
     }
 }
 
-/// The real server on a free port with its own database, and an HTTP client for it.
+/// The real server on a free port with its own database, and HTTP clients for it: `client` acts as the
+/// admin (with a write token), `anonymous` sends no credentials.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
+    pub anonymous: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub engine: Engine,
+    pub access: Arc<Access>,
+    /// The admin `client` acts for, and their write token (None with `Setup { admin: false }`).
+    pub admin: Option<(User, String)>,
     pub db: TestDb,
     running: Option<Running>,
 }
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
 pub fn web_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web")
@@ -199,17 +209,56 @@ pub fn http_options() -> HttpOptions {
     }
 }
 
+/// How a test's server is set up.
+#[derive(Clone)]
+pub struct Setup {
+    pub http: HttpOptions,
+    pub access: AccessConfig,
+    pub listen: SocketAddr,
+    /// How often the engine stores what it found.
+    pub flush_interval: Duration,
+    /// Create the admin (if missing) and sign `client` in with a write token of theirs.
+    pub admin: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            http: http_options(),
+            access: AccessConfig::default(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            flush_interval: Duration::from_millis(100),
+            admin: true,
+        }
+    }
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_on(TestDb::new(backend).await, http_options()).await
+    spawn(TestDb::new(backend).await, Setup::default()).await
 }
 
 pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
-    spawn_app_at(db, options, "127.0.0.1:0".parse().unwrap()).await
+    spawn(
+        db,
+        Setup {
+            http: options,
+            ..Setup::default()
+        },
+    )
+    .await
 }
 
 /// The server on a given address: a restart on the port an earlier run had, as a browser still knows it.
 pub async fn spawn_app_at(db: TestDb, options: HttpOptions, listen: SocketAddr) -> TestApp {
-    spawn_app_with(db, options, listen, Duration::from_millis(100)).await
+    spawn(
+        db,
+        Setup {
+            http: options,
+            listen,
+            ..Setup::default()
+        },
+    )
+    .await
 }
 
 /// The server whose engine stores what it finds every `flush_interval`.
@@ -219,34 +268,93 @@ pub async fn spawn_app_with(
     listen: SocketAddr,
     flush_interval: Duration,
 ) -> TestApp {
+    spawn(
+        db,
+        Setup {
+            http: options,
+            listen,
+            flush_interval,
+            ..Setup::default()
+        },
+    )
+    .await
+}
+
+pub async fn spawn(db: TestDb, setup: Setup) -> TestApp {
     let store = db.open().await;
+    let access = Arc::new(Access::new(store.clone(), setup.access.clone()));
+    let admin = match setup.admin {
+        true => Some(sign_in_admin(&store, &access).await),
+        false => None,
+    };
     let engine = Engine::start(
         store.clone(),
         Arc::new(Prober::new().expect("HTTP client and resolver")),
         EngineConfig {
-            flush_interval,
+            flush_interval: setup.flush_interval,
             ..EngineConfig::default()
         },
     )
     .await
     .expect("start the engine");
-    let app = http::app(store.clone(), engine.clone(), &options).expect("build the app");
-    let running = server::start(listen, app, std::future::pending(), Duration::from_secs(2))
+    let app = http::app(store.clone(), engine.clone(), access.clone(), &setup.http).expect("build the app");
+    let running = server::start(setup.listen, app, std::future::pending(), Duration::from_secs(2))
         .await
         .expect("start the server");
     let addr = running.addr;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some((_, token)) = &admin {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
     TestApp {
         addr,
         base: format!("http://{addr}"),
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+        anonymous: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
         store,
         engine,
+        access,
+        admin,
         db,
         running: Some(running),
     }
+}
+
+/// The admin (created on first use of the database) and a new write token of theirs.
+async fn sign_in_admin(store: &Arc<dyn Store>, access: &Access) -> (User, String) {
+    let user = match store.find_user(ADMIN).await.expect("read users") {
+        Some(stored) => stored.user,
+        None => access
+            .create_user(&NewUser {
+                username: ADMIN.into(),
+                password: ADMIN_PASSWORD.into(),
+                role: Role::Admin,
+            })
+            .await
+            .expect("create the admin"),
+    };
+    let token = access
+        .create_token(
+            &user,
+            &NewToken {
+                name: "tests".into(),
+                scope: Scope::Write,
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("create a token");
+    (user, token.token)
 }
 
 /// A response: status, a few headers, and the body parsed as JSON (Null when empty or not JSON).

@@ -17,7 +17,7 @@ use chromiumoxide::{
             SetTimezoneOverrideParams,
         },
         input::{DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton},
-        network::SetCacheDisabledParams,
+        network::{CookieParam, SetCacheDisabledParams},
     },
     cdp::js_protocol::runtime::{ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown},
     page::ScreenshotParams,
@@ -282,6 +282,22 @@ impl Page {
             .emulate_timezone(SetTimezoneOverrideParams::new(zone))
             .await
             .expect("set the time zone");
+    }
+
+    /// Signs the browser in with a session id, as the login form's cookie would.
+    pub async fn set_session_cookie(&self, base: &str, session_id: &str) {
+        self.page
+            .set_cookie(
+                CookieParam::builder()
+                    .name("homewatch_session")
+                    .value(session_id)
+                    .url(base)
+                    .http_only(true)
+                    .build()
+                    .expect("a cookie"),
+            )
+            .await
+            .expect("set the session cookie");
     }
 
     /// Turns the browser's HTTP cache off (a first visit) or on (a return visit).

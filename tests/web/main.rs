@@ -15,6 +15,16 @@ use common::{Backend, TestApp, http_options, spawn_app, spawn_app_at, switchable
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// A tab signed in as the test's admin (a session of theirs in the cookie), showing `path`.
+async fn signed_in(app: &TestApp, browser: &Browser, path: &str, screen: Screen) -> Page {
+    let page = browser.open("about:blank", screen).await;
+    let (admin, _) = app.admin.as_ref().expect("the test app has an admin");
+    let (session, _) = app.access.start_session(admin.id).await.expect("a session");
+    page.set_session_cookie(&app.base, &session).await;
+    page.goto(&format!("{}{path}", app.base)).await;
+    page
+}
+
 async fn start() -> (TestApp, Browser) {
     let app = spawn_app(Backend::Sqlite).await;
     let browser = Browser::launch().await;
@@ -97,7 +107,7 @@ async fn badge_is(page: &Page, id: i64, state: &str) {
 async fn a_newcomer_builds_a_dashboard_through_the_page() {
     let (app, browser) = start().await;
     let (target, _) = switchable_target().await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
 
     page.wait_visible(".empty-state").await;
     assert!(page.text("#summary").await.contains("0 services"));
@@ -200,7 +210,7 @@ async fn server_errors_show_next_to_their_field_and_nothing_is_lost() {
         .await;
     app.service(group, "Backup", json!({ "url": "https://backup.lan" }))
         .await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
 
     page.click("#edit-toggle").await;
     page.click(&format!("{} [data-action=edit-tile]", tile(nas)))
@@ -271,7 +281,7 @@ async fn tiles_and_groups_reorder_by_dragging_and_from_the_keyboard() {
     let t2 = app.service(first, "Two", json!({})).await;
     let t3 = app.service(first, "Three", json!({})).await;
     let t4 = app.service(second, "Four", json!({})).await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.wait_for(
         "document.querySelector('#connection').dataset.mode === 'live'",
         "the live stream",
@@ -329,7 +339,7 @@ async fn deleting_asks_for_confirmation_first() {
     let printer = app.service(home, "Printer", json!({})).await;
     let camera = app.service(home, "Camera", json!({})).await;
     app.service(keep, "Wiki", json!({})).await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.click("#edit-toggle").await;
 
     page.click(&format!("{} [data-action=delete-tile]", tile(printer)))
@@ -390,7 +400,7 @@ async fn slash_searches_tiles_and_enter_opens_the_first_match() {
     .await;
     app.service(network, "Router", json!({ "url": "https://router.lan" }))
         .await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.wait_for("document.querySelectorAll('.tile').length === 3", "three tiles")
         .await;
     page.eval::<Value>(
@@ -456,7 +466,7 @@ async fn the_service_page_charts_history_and_follows_state_changes_live() {
             json!({ "url": target, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
         )
         .await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     badge_is(&page, id, "up").await;
     page.wait_for(
         "document.querySelector('#connection').dataset.mode === 'live'",
@@ -566,7 +576,7 @@ async fn times_are_shown_in_the_viewers_time_zone() {
         .unwrap()
         .parse()
         .unwrap();
-    let page = browser.open("about:blank", Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.emulate_time_zone("Asia/Kathmandu").await;
     page.emulate_locale("en-GB").await;
     page.goto(&format!("{}/services/{id}", app.base)).await;
@@ -602,7 +612,7 @@ async fn names_from_the_api_are_shown_as_text_never_as_html() {
             json!({ "description": "<script>window.injected=2</script>", "tags": ["<i>tag</i>"] }),
         )
         .await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.wait_visible(".tile-name").await;
     assert_eq!(page.text(".tile-name").await, name);
     assert_eq!(page.text(".group-name").await, "<b>Bold</b> group");
@@ -622,7 +632,7 @@ async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
     let (app, browser) = start().await;
     let group = app.group("Home").await;
     app.service(group, "Wiki", json!({})).await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.wait_for(
         "document.querySelector('#connection').dataset.mode === 'live'",
         "the live stream",
@@ -668,7 +678,7 @@ async fn eight_tabs_share_one_event_stream() {
         .await;
     let mut tabs = Vec::new();
     for _ in 0..8 {
-        let tab = browser.open(&app.base, Screen::DESKTOP).await;
+        let tab = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
         badge_is(&tab, id, "up").await;
         tabs.push(tab);
     }
@@ -718,7 +728,7 @@ async fn theme_choice_collapsed_groups_and_keyboard_reach() {
     let (app, browser) = start().await;
     let group = app.group("Home").await;
     app.service(group, "Wiki", json!({})).await;
-    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     page.wait_visible(".tile").await;
     let background = "getComputedStyle(document.body).backgroundColor";
     let light: String = page.eval(background).await;
@@ -867,7 +877,7 @@ async fn screenshots_light_and_dark_on_desktop_and_phone() {
         ("light-phone", Screen::PHONE),
         ("dark-phone", Screen::PHONE.dark()),
     ] {
-        let page = browser.open(&app.base, screen).await;
+        let page = signed_in(&app, &browser, "/", screen).await;
         page.wait_for(
             "document.querySelectorAll('.tile').length === 5 && !document.querySelector('.tile .badge[data-state=unknown]')",
             "every tile with its state",
