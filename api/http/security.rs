@@ -252,8 +252,13 @@ pub async fn authenticate<E: Endpoint>(next: E, mut request: Request) -> poem::R
         }
     }
     request.extensions_mut().insert(caller);
-    // Errors go on up unchanged: the API's error handler turns them into problem details.
-    let mut response = next.call(request).await?.into_response();
+    // Errors go on up unchanged, for the API's error handler to turn into problem details; only a refusal
+    // that is already a response (401) stays here, so that a stale cookie is still removed.
+    let mut response = match next.call(request).await {
+        Ok(output) => output.into_response(),
+        Err(err) if clear_cookie && err.is_from_response() => err.into_response(),
+        Err(err) => return Err(err),
+    };
     if let Some(session_id) = renew_cookie {
         let max_age = access.config().session_ttl.as_secs();
         response.headers_mut().append(
