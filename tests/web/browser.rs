@@ -147,6 +147,14 @@ impl Browser {
             screen: Mutex::new(screen),
         };
         page.collect_errors().await;
+        // The Content-Security-Policy must never have to block anything the page does.
+        page.page
+            .add_init_script(
+                "document.addEventListener('securitypolicyviolation', (e) => \
+                 console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`));",
+            )
+            .await
+            .expect("watch for CSP violations");
         page.set_screen(screen).await;
         page.goto(url).await;
         page

@@ -11,7 +11,10 @@ mod browser;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use browser::{Browser, Page, Screen, js_string};
-use common::{Backend, TestApp, http_options, spawn_app, spawn_app_at, switchable_target};
+use common::{
+    Backend, Setup, TestApp, TestDb, http_options, spawn, spawn_app, spawn_app_at, switchable_target,
+};
+use homewatch::auth::AccessConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -947,5 +950,271 @@ async fn screenshots_light_and_dark_on_desktop_and_phone() {
             assert!(size > 10_000, "{} is only {size} bytes", shot.display());
         }
     }
+    browser.close().await;
+}
+
+async fn sign_in_through_the_page(page: &Page, username: &str, password: &str) {
+    page.wait_visible(".login-form").await;
+    page.fill(".login-form [data-field=username] input", username)
+        .await;
+    page.fill(".login-form [data-field=password] input", password)
+        .await;
+    page.click(".login-form button[type=submit]").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_is_created_in_the_page_then_signs_out_and_in() {
+    let app = spawn(
+        TestDb::new(Backend::Sqlite).await,
+        Setup {
+            admin: false,
+            ..Setup::default()
+        },
+    )
+    .await;
+    let token = app.access.begin_setup().await.unwrap().expect("a setup token");
+    let browser = Browser::launch().await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_visible(".setup-form").await;
+    assert!(
+        page.url().await.ends_with("/setup"),
+        "the page goes to setup first"
+    );
+    let field = |name: &str| format!(".setup-form [data-field={name}] input");
+
+    page.fill(&field("token"), "not-the-token").await;
+    page.fill(&field("username"), "alice").await;
+    page.fill(&field("password"), "a-long-passphrase").await;
+    page.fill(&field("confirm"), "a-long-passphrase").await;
+    page.click(".setup-form button[type=submit]").await;
+    page.wait_visible(".setup-form .form-error").await;
+    assert!(page.text(".setup-form .form-error").await.contains("setup token"));
+
+    page.fill(&field("token"), &token).await;
+    page.fill(&field("confirm"), "something else").await;
+    page.click(".setup-form button[type=submit]").await;
+    page.wait_visible(".setup-form [data-field=confirm] .field-error")
+        .await;
+    assert_eq!(
+        app.store.count_users().await.unwrap(),
+        0,
+        "nothing sent while the passwords differ"
+    );
+
+    page.fill(&field("confirm"), "a-long-passphrase").await;
+    page.click(".setup-form button[type=submit]").await;
+    page.wait_visible(".empty-state button").await;
+    assert_eq!(page.text(".account-user").await, "alice");
+    assert!(
+        !page
+            .eval::<bool>("document.cookie.includes('homewatch_session')")
+            .await,
+        "the cookie is HttpOnly"
+    );
+    let stored = app.store.find_user("alice").await.unwrap().expect("alice exists");
+    assert_eq!(stored.user.role.as_str(), "admin");
+
+    page.click("#sign-out").await;
+    page.wait_visible(".login-form").await;
+    sign_in_through_the_page(&page, "alice", "not my password").await;
+    page.wait_visible(".login-form .form-error").await;
+    assert!(
+        page.text(".login-form .form-error")
+            .await
+            .contains("wrong username or password")
+    );
+    sign_in_through_the_page(&page, "Alice", "a-long-passphrase").await;
+    page.wait_visible("#add-tile").await;
+    assert_eq!(page.url().await, format!("{}/", app.base));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_reads_everything_changes_nothing_and_manages_read_tokens() {
+    let (app, browser) = start().await;
+    let group = app.group("Media").await;
+    let tile = app.service(group, "Jellyfin", json!({})).await;
+    let created = app
+        .post(
+            "/api/v1/users",
+            json!({ "username": "vera", "password": "vera-password", "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+
+    let page = browser
+        .open(&format!("{}/services/{tile}", app.base), Screen::DESKTOP)
+        .await;
+    sign_in_through_the_page(&page, "vera", "vera-password").await;
+    page.wait_visible(".service-header h1").await;
+    assert!(
+        page.url().await.ends_with(&format!("/services/{tile}")),
+        "back to the page that asked"
+    );
+    let actions: usize = page.count(".service-actions button, .unmonitored button").await;
+    assert_eq!(
+        actions, 0,
+        "a viewer gets no check, pause, edit or delete buttons"
+    );
+
+    page.click(".breadcrumb a").await;
+    page.wait_visible(".tile").await;
+    assert_eq!(
+        page.count("#add-tile, #add-group, #edit-toggle, .tile-actions")
+            .await,
+        0
+    );
+    page.press("/").await;
+    page.wait_for(
+        "document.activeElement?.id === 'search'",
+        "search works for viewers too",
+    )
+    .await;
+
+    page.click(".account-link").await;
+    page.wait_visible(".token-form").await;
+    assert_eq!(page.count("#users-heading").await, 0, "users are for admins");
+    let scopes: Vec<String> = page
+        .eval("[...document.querySelectorAll('.token-form select[name=scope] option')].map(o => o.value)")
+        .await;
+    assert_eq!(scopes, ["read"]);
+    page.fill(".token-form [data-field=name] input", "grafana").await;
+    page.click(".token-form button[type=submit]").await;
+    page.wait_visible(".token-reveal .token-value").await;
+    let token: String = page
+        .eval("document.querySelector('.token-reveal .token-value').value")
+        .await;
+    assert!(token.starts_with("hw_"), "{token}");
+    page.wait_for(
+        "document.querySelectorAll('.tokens tbody tr[data-token-id]').length === 1",
+        "the token listed",
+    )
+    .await;
+    let reads = app
+        .anonymous
+        .get(format!("{}/api/v1/dashboard", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reads.status(), StatusCode::OK);
+
+    page.click(".tokens tbody tr[data-token-id] button").await;
+    page.wait_visible("dialog[open]").await;
+    page.click("dialog[open] button[type=submit]").await;
+    page.wait_for(
+        "!document.querySelector('.tokens tbody tr[data-token-id]')",
+        "the token to go",
+    )
+    .await;
+    let revoked = app
+        .anonymous
+        .get(format!("{}/api/v1/dashboard", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_promotes_and_deletes_users_in_settings() {
+    let (app, browser) = start().await;
+    let page = signed_in(&app, &browser, "/settings", Screen::DESKTOP).await;
+    page.wait_visible(".user-form").await;
+    page.wait_for(
+        "document.querySelectorAll('.users tbody tr').length === 1",
+        "the admin listed",
+    )
+    .await;
+    page.fill(".user-form [data-field=username] input", "sam").await;
+    page.fill(".user-form [data-field=password] input", "short").await;
+    page.click(".user-form button[type=submit]").await;
+    page.wait_visible(".user-form [data-field=password] .field-error")
+        .await;
+    assert!(
+        page.text(".user-form [data-field=password] .field-error")
+            .await
+            .contains("at least 10")
+    );
+    page.fill(".user-form [data-field=password] input", "sam-password")
+        .await;
+    page.click(".user-form button[type=submit]").await;
+    page.wait_for(
+        "document.querySelectorAll('.users tbody tr').length === 2",
+        "sam listed",
+    )
+    .await;
+    let sam = app.store.find_user("sam").await.unwrap().unwrap().user;
+    assert_eq!(sam.role.as_str(), "viewer");
+
+    page.select(&format!(".users tr[data-user-id=\"{}\"] select", sam.id), "admin")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.store.get_user(sam.id).await.unwrap().user.role.as_str() != "admin" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the role change did not land"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    page.click(&format!(
+        ".users tr[data-user-id=\"{}\"] button.button-danger",
+        sam.id
+    ))
+    .await;
+    page.wait_visible("dialog[open]").await;
+    page.click("dialog[open] button[type=submit]").await;
+    page.wait_for(
+        "document.querySelectorAll('.users tbody tr').length === 1",
+        "sam gone",
+    )
+    .await;
+    assert!(app.store.find_user("sam").await.unwrap().is_none());
+    let shot = page.screenshot("settings-light-desktop").await;
+    assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_dashboard_is_read_without_signing_in() {
+    let app = spawn(
+        TestDb::new(Backend::Sqlite).await,
+        Setup {
+            access: AccessConfig {
+                public_dashboard: true,
+                ..AccessConfig::default()
+            },
+            ..Setup::default()
+        },
+    )
+    .await;
+    let group = app.group("Public").await;
+    let status_tile = app.service(group, "Status", json!({})).await;
+    let browser = Browser::launch().await;
+    let page = browser.open(&app.base, Screen::DESKTOP).await;
+    page.wait_visible(".tile").await;
+    assert_eq!(page.count("#add-tile, #edit-toggle").await, 0);
+    assert_eq!(page.text("#sign-in").await, "Sign in");
+    page.click(&format!("{} .tile-details", tile(status_tile))).await;
+    page.wait_visible(".service-header h1").await;
+    assert_eq!(page.count(".service-actions button").await, 0);
+    page.click("#sign-in").await;
+    sign_in_through_the_page(&page, common::ADMIN, common::ADMIN_PASSWORD).await;
+    page.wait_visible("#add-tile").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_docs_render_under_their_own_content_security_policy() {
+    let (app, browser) = start().await;
+    let page = signed_in(&app, &browser, "/api/docs", Screen::DESKTOP).await;
+    page.wait_for(
+        "document.querySelectorAll('.opblock').length > 20",
+        "Swagger UI to list the operations",
+    )
+    .await;
+    assert!(page.text(".swagger-ui").await.contains("Homewatch"));
     browser.close().await;
 }

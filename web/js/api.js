@@ -32,7 +32,8 @@ const UNREACHABLE =
  * @param {unknown} [body] sent as JSON
  */
 export async function request(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+  // The custom header tells the server this comes from Homewatch's own page (a cross-site form cannot send it).
+  const init = { method, headers: { Accept: "application/json", "X-Homewatch-Request": "1" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -54,6 +55,10 @@ export async function request(method, path, body) {
   if (!response.ok) {
     const detail = parsed && typeof parsed.detail === "string" ? parsed.detail : null;
     const errors = parsed && Array.isArray(parsed.errors) ? parsed.errors : [];
+    if (response.status === 401 && !path.startsWith("/auth/")) {
+      // The session ended (expired, signed out elsewhere): the app asks the viewer to sign in again.
+      window.dispatchEvent(new CustomEvent("homewatch:signed-out"));
+    }
     const message =
       response.status === 503
         ? `The server cannot reach its database (${detail || "unavailable"}). Nothing was changed; try again.`

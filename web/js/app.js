@@ -1,15 +1,34 @@
-// Boots the page: routes, live updates, the theme switch and the `/` shortcut to search.
+// Boots the page: who is signed in, routes (with the sign-in and setup pages in front when needed), live
+// updates, the account menu, the theme switch and the `/` shortcut to search.
 
+import { mountLogin, mountSettings, mountSetup } from "./account.js";
 import { mountDashboard } from "./dashboard.js";
+import { el } from "./dom.js";
 import { startLive } from "./live.js";
-import { currentView, interceptLinks, navigate, render, route } from "./router.js";
+import { currentView, interceptLinks, navigate, render, route, setGuard } from "./router.js";
 import { mountService } from "./service.js";
+import { authState, canRead, currentUser, forgetUser, loadSession, onSessionChange, signOut } from "./session.js";
 
 const THEME_KEY = "homewatch.theme";
 const THEMES = ["system", "light", "dark"];
 
 route(/^\/$/, mountDashboard);
 route(/^\/services\/(\d+)\/?$/, mountService);
+route(/^\/login\/?$/, mountLogin);
+route(/^\/setup\/?$/, mountSetup);
+route(/^\/settings\/?$/, mountSettings);
+
+/** Setup first while nobody can sign in; then sign-in for pages that need a user. */
+setGuard((path) => {
+  if (authState().setup_required) return path === "/setup" ? null : "/setup";
+  if (path === "/setup") return "/";
+  if (path === "/login") return null;
+  const signedIn = Boolean(currentUser());
+  if (path === "/settings" ? !signedIn : !canRead()) {
+    return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  }
+  return null;
+});
 
 function applyTheme(theme) {
   if (theme === "system") delete document.documentElement.dataset.theme;
@@ -39,14 +58,64 @@ function setupShortcuts() {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target.closest?.("input, textarea, select, [contenteditable=true]") || document.querySelector("dialog[open]")) return;
+    if (!canRead()) return;
     event.preventDefault();
     if (location.pathname !== "/") navigate("/");
     currentView()?.focusSearch?.();
   });
 }
 
-setupTheme();
-setupShortcuts();
-interceptLinks();
-render();
-startLive();
+/** Who is signed in, with Settings and Sign out; or Sign in, for anonymous visitors of a public dashboard. */
+function renderAccountMenu() {
+  const menu = document.getElementById("account");
+  const user = currentUser();
+  if (user) {
+    const out = el("button", { type: "button", class: "button button-small", id: "sign-out" }, "Sign out");
+    out.addEventListener("click", async () => {
+      await signOut().catch(() => {});
+      navigate(authState().public_dashboard ? "/" : "/login");
+    });
+    menu.replaceChildren(
+      el("a", { href: "/settings", "data-link": "", class: "account-link", title: "Settings: password, API tokens" +
+        (user.role === "admin" ? ", users" : "") },
+        el("span", { class: "account-user" }, user.username),
+        el("span", { class: `role role-${user.role}` }, user.role)),
+      out);
+  } else if (authState().public_dashboard && location.pathname !== "/login") {
+    menu.replaceChildren(el("a", { href: "/login", "data-link": "", class: "button button-small", id: "sign-in" }, "Sign in"));
+  } else {
+    menu.replaceChildren();
+  }
+}
+
+async function boot() {
+  setupTheme();
+  setupShortcuts();
+  interceptLinks();
+  try {
+    await loadSession();
+  } catch (error) {
+    const retry = el("button", { type: "button", class: "button button-primary" }, "Try again");
+    retry.addEventListener("click", () => location.reload());
+    document.getElementById("main").replaceChildren(el("section", { class: "auth-card panel" },
+      el("h1", {}, "Cannot reach Homewatch"), el("p", {}, error.message), retry));
+    return;
+  }
+  onSessionChange(() => {
+    renderAccountMenu();
+    if (canRead()) startLive();
+  });
+  window.addEventListener("homewatch:signed-out", () => {
+    if (!currentUser()) return;
+    forgetUser();
+    if (!authState().public_dashboard) {
+      navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    }
+  });
+  window.addEventListener("homewatch:route", renderAccountMenu);
+  renderAccountMenu();
+  render();
+  if (canRead()) startLive();
+}
+
+boot();

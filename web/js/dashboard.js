@@ -10,6 +10,7 @@ import {
 import { confirmDelete, groupForm, tileForm } from "./forms.js";
 import { onLiveEvent, setPoller } from "./live.js";
 import { sortable } from "./reorder.js";
+import { canEdit } from "./session.js";
 
 const COLLAPSED_KEY = "homewatch.collapsed";
 const EDITING_KEY = "homewatch.editing";
@@ -42,7 +43,8 @@ class DashboardView {
     this.data = null;
     this.services = new Map();
     this.collapsed = readCollapsed();
-    this.editing = sessionStorage.getItem(EDITING_KEY) === "1";
+    this.editor = canEdit();
+    this.editing = this.editor && sessionStorage.getItem(EDITING_KEY) === "1";
     this.cleanups = [];
     this.busy = 0;
   }
@@ -63,7 +65,7 @@ class DashboardView {
     this.main.append(
       el("div", { class: "toolbar" },
         el("div", { class: "search" }, this.search),
-        el("div", { class: "toolbar-actions" }, this.addGroup, this.addTile, this.editToggle)),
+        this.editor ? el("div", { class: "toolbar-actions" }, this.addGroup, this.addTile, this.editToggle) : null),
       this.summary, this.matches, this.groupsNode);
 
     this.search.addEventListener("input", () => this.applySearch());
@@ -176,6 +178,11 @@ class DashboardView {
   }
 
   emptyState() {
+    if (!this.editor) {
+      return el("div", { class: "empty-state" },
+        el("h2", {}, "No tiles yet"),
+        el("p", {}, "An admin adds the services to watch; they will appear here."));
+    }
     return el("div", { class: "empty-state" },
       el("h2", {}, "Your dashboard is empty"),
       el("p", {}, "Add a tile for each service you run — Jellyfin, Nextcloud, the router, the NAS. " +

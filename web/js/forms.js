@@ -21,7 +21,7 @@ let fieldCounter = 0;
  * One labelled input with a hint and room for its error. `name` is the field as the API names it.
  * @returns {HTMLElement} a wrapper whose `.input` is the control
  */
-function field(name, label, control, { hint, kinds } = {}) {
+export function field(name, label, control, { hint, kinds } = {}) {
   const id = `f${++fieldCounter}`;
   control.id = id;
   control.name = name;
@@ -38,8 +38,8 @@ function field(name, label, control, { hint, kinds } = {}) {
   return wrapper;
 }
 
-const input = (props = {}) => el("input", { type: "text", autocomplete: "off", spellcheck: "false", ...props });
-const select = (options, value) => {
+export const input = (props = {}) => el("input", { type: "text", autocomplete: "off", spellcheck: "false", ...props });
+export const select = (options, value) => {
   const node = el("select", {}, ...options.map(([optionValue, label]) => el("option", { value: optionValue }, label)));
   node.value = value ?? options[0][0];
   return node;
@@ -138,6 +138,38 @@ function openDialog({ title, form, submitLabel, submit, danger = false }) {
     dialog.showModal();
     focus(form.querySelector("[autofocus]") || save);
   });
+}
+
+/**
+ * Makes `form` a form on the page (not in a dialog): a heading, a place for errors, a submit button.
+ * `submit` throws an ApiError to show its errors next to the fields; `done` gets what it returned.
+ */
+export function pageForm({ title, form, submitLabel, submit, done }) {
+  const heading = title ? el("h2", {}, title) : null;
+  const save = el("button", { type: "submit", class: "button button-primary" }, submitLabel);
+  const general = el("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
+  form.classList.add("form", "page-form");
+  form.noValidate = true;
+  form.prepend(...[heading, general].filter(Boolean));
+  form.append(el("div", { class: "form-actions" }, save));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (save.disabled) return;
+    save.disabled = true;
+    save.setAttribute("aria-busy", "true");
+    clearErrors(form);
+    try {
+      const result = await submit();
+      await done?.(result);
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      showErrors(form, error);
+    } finally {
+      save.disabled = false;
+      save.removeAttribute("aria-busy");
+    }
+  });
+  return form;
 }
 
 /** Asks before something is deleted; resolves true when confirmed. */

@@ -47,7 +47,12 @@ export function liveMode() {
   return mode;
 }
 
+let started = false;
+
+/** Starts following the event stream (once; later calls do nothing). */
 export function startLive() {
+  if (started) return;
+  started = true;
   if (typeof BroadcastChannel !== "function") {
     becomeLeader();
     return;

@@ -3,6 +3,12 @@
 
 const routes = [];
 let current = null;
+let guard = () => null;
+
+/** `check(path)` returns where to go instead (such as the sign-in page), or null to show `path`. */
+export function setGuard(check) {
+  guard = check;
+}
 
 /**
  * @param {RegExp} pattern matched against location.pathname
@@ -27,15 +33,25 @@ export function render() {
   current = null;
   const main = document.getElementById("main");
   main.replaceChildren();
+  const redirect = guard(location.pathname);
+  if (redirect && redirect !== location.pathname + location.search) {
+    history.replaceState({}, "", redirect);
+  }
   const path = location.pathname;
   for (const { pattern, mount } of routes) {
     const match = pattern.exec(path);
     if (match) {
       current = mount(main, ...match.slice(1));
+      routed();
       return;
     }
   }
   current = notFound(main, path);
+  routed();
+}
+
+function routed() {
+  window.dispatchEvent(new Event("homewatch:route"));
 }
 
 function notFound(main, path) {

@@ -10,6 +10,7 @@ import {
 import { confirmDelete, tileForm } from "./forms.js";
 import { onLiveEvent, setPoller } from "./live.js";
 import { navigate } from "./router.js";
+import { canEdit } from "./session.js";
 
 const WINDOWS = [
   ["24h", "24 h"],
@@ -174,6 +175,7 @@ class ServiceView {
       service.tags.length ? el("p", { class: "tags" }, ...service.tags.map((tag) => el("span", { class: "tag" }, tag))) : null);
     this.renderStatus();
     const paused = service.status.state === "paused";
+    this.actions.hidden = !canEdit();
     this.actions.replaceChildren(
       service.check ? el("button", { type: "button", class: "button button-primary", "data-action": "check", disabled: paused },
         "Check now") : null,
@@ -182,6 +184,7 @@ class ServiceView {
       el("button", { type: "button", class: "button", "data-action": "edit" }, "Edit"),
       el("button", { type: "button", class: "button button-danger", "data-action": "delete" }, "Delete"));
     this.unmonitored.hidden = Boolean(service.check);
+    this.unmonitored.querySelector("button").hidden = !canEdit();
     this.monitoredParts.hidden = !service.check;
     this.renderSettings();
   }
