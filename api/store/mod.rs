@@ -480,15 +480,7 @@ impl TryFrom<UserRow> for StoredUser {
 
     fn try_from(row: UserRow) -> StoreResult<Self> {
         Ok(StoredUser {
-            user: User {
-                id: row.id,
-                username: row.username,
-                role: Role::parse(&row.role).ok_or_else(|| {
-                    StoreError::Other(format!("user {}: unknown role {}", row.id, row.role))
-                })?,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            },
+            user: owner(row.id, &row.username, &row.role, row.created_at, row.updated_at)?,
             password_hash: row.password_hash,
         })
     }
@@ -516,28 +508,45 @@ impl TryFrom<TokenRow> for (ApiToken, User) {
     fn try_from(row: TokenRow) -> StoreResult<Self> {
         let scope = Scope::parse(&row.scope)
             .ok_or_else(|| StoreError::Other(format!("token {}: unknown scope {}", row.id, row.scope)))?;
-        let role = Role::parse(&row.role)
-            .ok_or_else(|| StoreError::Other(format!("user {}: unknown role {}", row.user_id, row.role)))?;
+        let owner = owner(
+            row.user_id,
+            &row.username,
+            &row.role,
+            row.u_created_at,
+            row.u_updated_at,
+        )?;
         Ok((
             ApiToken {
                 id: row.id,
                 user_id: row.user_id,
-                username: row.username.clone(),
+                username: row.username,
                 name: row.name,
                 scope,
                 created_at: row.created_at,
                 last_used_at: row.last_used_at,
                 expires_at: row.expires_at,
             },
-            User {
-                id: row.user_id,
-                username: row.username,
-                role,
-                created_at: row.u_created_at,
-                updated_at: row.u_updated_at,
-            },
+            owner,
         ))
     }
+}
+
+/// The user a session or token belongs to, from the columns joined in.
+fn owner(
+    id: i64,
+    username: &str,
+    role: &str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> StoreResult<User> {
+    Ok(User {
+        id,
+        username: username.to_owned(),
+        role: Role::parse(role)
+            .ok_or_else(|| StoreError::Other(format!("user {id}: unknown role {role}")))?,
+        created_at,
+        updated_at,
+    })
 }
 
 /// A session with its owner, as both dialects return it.
@@ -558,8 +567,13 @@ impl TryFrom<SessionRow> for (Session, User) {
     type Error = StoreError;
 
     fn try_from(row: SessionRow) -> StoreResult<Self> {
-        let role = Role::parse(&row.role)
-            .ok_or_else(|| StoreError::Other(format!("user {}: unknown role {}", row.user_id, row.role)))?;
+        let owner = owner(
+            row.user_id,
+            &row.username,
+            &row.role,
+            row.u_created_at,
+            row.u_updated_at,
+        )?;
         Ok((
             Session {
                 id: row.id,
@@ -568,13 +582,7 @@ impl TryFrom<SessionRow> for (Session, User) {
                 last_seen_at: row.last_seen_at,
                 expires_at: row.expires_at,
             },
-            User {
-                id: row.user_id,
-                username: row.username,
-                role,
-                created_at: row.u_created_at,
-                updated_at: row.u_updated_at,
-            },
+            owner,
         ))
     }
 }

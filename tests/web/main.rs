@@ -736,13 +736,24 @@ async fn theme_choice_collapsed_groups_and_keyboard_reach() {
     let background = "getComputedStyle(document.body).backgroundColor";
     let light: String = page.eval(background).await;
 
-    page.click("#theme-toggle").await;
     assert_eq!(
         page.eval::<String>("document.documentElement.dataset.theme")
+            .await,
+        "light",
+        "the system's scheme"
+    );
+    page.click("#theme-toggle").await;
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.themeChoice")
             .await,
         "light"
     );
     page.click("#theme-toggle").await;
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.themeChoice")
+            .await,
+        "dark"
+    );
     assert_eq!(
         page.eval::<String>("document.documentElement.dataset.theme")
             .await,
@@ -761,10 +772,23 @@ async fn theme_choice_collapsed_groups_and_keyboard_reach() {
     page.click("#theme-toggle").await;
     assert!(
         !page
-            .eval::<bool>("'theme' in document.documentElement.dataset")
+            .eval::<bool>("'themeChoice' in document.documentElement.dataset")
             .await,
         "back to the system's"
     );
+    assert_eq!(
+        page.eval::<String>("document.documentElement.dataset.theme")
+            .await,
+        "light"
+    );
+    // Following the system: when it turns dark, so does the page, without a reload.
+    page.set_screen(Screen::DESKTOP.dark()).await;
+    page.wait_for(
+        "document.documentElement.dataset.theme === 'dark'",
+        "the page to follow the system",
+    )
+    .await;
+    page.set_screen(Screen::DESKTOP).await;
 
     page.click(".group-toggle").await;
     page.wait_for("document.querySelector('.tiles').hidden", "the group to collapse")

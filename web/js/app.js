@@ -30,13 +30,18 @@ setGuard((path) => {
   return null;
 });
 
-function applyTheme(theme) {
-  if (theme === "system") delete document.documentElement.dataset.theme;
-  else document.documentElement.dataset.theme = theme;
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+
+/** `choice` is system, light or dark; <html data-theme> is what shows (see theme-init.js). */
+function applyTheme(choice) {
+  const root = document.documentElement;
+  if (choice === "system") delete root.dataset.themeChoice;
+  else root.dataset.themeChoice = choice;
+  root.dataset.theme = choice === "system" ? (systemDark.matches ? "dark" : "light") : choice;
   const button = document.getElementById("theme-toggle");
-  button.dataset.theme = theme;
-  button.setAttribute("aria-label", `Theme: ${theme}. Change theme`);
-  button.title = `Theme: ${theme} (click to change)`;
+  button.dataset.theme = choice;
+  button.setAttribute("aria-label", `Theme: ${choice}. Change theme`);
+  button.title = `Theme: ${choice} (click to change)`;
   window.dispatchEvent(new Event("themechange"));
 }
 
@@ -49,7 +54,9 @@ function setupTheme() {
     else localStorage.setItem(THEME_KEY, next);
     applyTheme(next);
   });
-  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => window.dispatchEvent(new Event("themechange")));
+  systemDark.addEventListener("change", () => {
+    if (!document.documentElement.dataset.themeChoice) applyTheme("system");
+  });
 }
 
 /** `/` anywhere but in a text field goes to the search field (on the start page). */

@@ -98,6 +98,29 @@ function findField(form, name) {
 }
 
 /**
+ * Sends a form once at a time: `submit` runs, then `done` with its result; an ApiError it throws is shown next
+ * to the fields it names, and the form stays as it was typed.
+ */
+function onSubmit(form, save, submit, done) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (save.disabled) return;
+    save.disabled = true;
+    save.setAttribute("aria-busy", "true");
+    clearErrors(form);
+    try {
+      await done(await submit());
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      showErrors(form, error);
+    } finally {
+      save.disabled = false;
+      save.removeAttribute("aria-busy");
+    }
+  });
+}
+
+/**
  * Opens a modal dialog holding `form`; resolves with what `submit` returned, or null when cancelled.
  * `submit` throws an ApiError to keep the dialog open with the errors shown.
  */
@@ -118,21 +141,9 @@ function openDialog({ title, form, submitLabel, submit, danger = false }) {
       dialog.remove();
       resolve(result);
     });
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      if (save.disabled) return;
-      save.disabled = true;
-      save.setAttribute("aria-busy", "true");
-      try {
-        result = await submit();
-        dialog.close();
-      } catch (error) {
-        if (!(error instanceof api.ApiError)) throw error;
-        showErrors(form, error);
-      } finally {
-        save.disabled = false;
-        save.removeAttribute("aria-busy");
-      }
+    onSubmit(form, save, submit, (saved) => {
+      result = saved;
+      dialog.close();
     });
     document.body.append(dialog);
     dialog.showModal();
@@ -152,23 +163,7 @@ export function pageForm({ title, form, submitLabel, submit, done }) {
   form.noValidate = true;
   form.prepend(...[heading, general].filter(Boolean));
   form.append(el("div", { class: "form-actions" }, save));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (save.disabled) return;
-    save.disabled = true;
-    save.setAttribute("aria-busy", "true");
-    clearErrors(form);
-    try {
-      const result = await submit();
-      await done?.(result);
-    } catch (error) {
-      if (!(error instanceof api.ApiError)) throw error;
-      showErrors(form, error);
-    } finally {
-      save.disabled = false;
-      save.removeAttribute("aria-busy");
-    }
-  });
+  onSubmit(form, save, submit, (result) => done?.(result));
   return form;
 }
 
