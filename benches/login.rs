@@ -4,28 +4,19 @@
 //!   cargo bench --bench login
 //!   cargo bench --bench login -- --logins 100
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+mod support;
+
+use std::{sync::Arc, time::Instant};
 
 use homewatch::{
-    auth::{Access, AccessConfig, limiter::LimiterConfig, password::Passwords},
-    http::{self, HttpOptions},
-    model::{NewUser, Role},
+    auth::{AccessConfig, limiter::LimiterConfig, password::Passwords},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
     },
-    server,
     store::{self, DatabaseUrl, PoolConfig},
 };
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use support::{access_with_admin, arg, percentile, serve};
 
 fn report(label: &str, samples: &[f64]) {
     println!(
@@ -37,11 +28,7 @@ fn report(label: &str, samples: &[f64]) {
 }
 
 fn main() {
-    let mut logins = 50usize;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(index) = args.iter().position(|a| a == "--logins") {
-        logins = args[index + 1].parse().expect("--logins N");
-    }
+    let logins: usize = arg("logins", 50);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,24 +61,15 @@ async fn run(logins: usize) {
     let url = DatabaseUrl::new(format!("sqlite://{}", dir.path().join("homewatch.db").display()));
     let store = store::connect(&url, &PoolConfig::default()).await.unwrap();
     store.migrate().await.unwrap();
-    let access = Arc::new(Access::new(
-        store.clone(),
-        AccessConfig {
-            limiter: LimiterConfig {
-                free_failures: u32::MAX,
-                ..LimiterConfig::default()
-            },
-            ..AccessConfig::default()
+    // Failed logins are the point here: no backoff.
+    let config = AccessConfig {
+        limiter: LimiterConfig {
+            free_failures: u32::MAX,
+            ..LimiterConfig::default()
         },
-    ));
-    access
-        .create_user(&NewUser {
-            username: "bench".into(),
-            password: "a benchmark passphrase".into(),
-            role: Role::Admin,
-        })
-        .await
-        .unwrap();
+        ..AccessConfig::default()
+    };
+    let (access, _) = access_with_admin(&store, config).await;
     let engine = Engine::start(
         store.clone(),
         Arc::new(Prober::new().unwrap()),
@@ -99,34 +77,21 @@ async fn run(logins: usize) {
     )
     .await
     .unwrap();
-    let options = HttpOptions {
-        web_dir: "web".into(),
-        request_timeout: Duration::from_secs(30),
-        cors_origins: vec![],
-    };
-    let app = http::app(store.clone(), engine.clone(), access, &options).unwrap();
-    let running = server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        app,
-        std::future::pending(),
-        Duration::from_secs(1),
-    )
-    .await
-    .unwrap();
+    let running = serve(&store, &engine, access).await;
     let client = reqwest::Client::new();
     let login_url = format!("http://{}/api/v1/auth/login", running.addr);
     for (label, username, password, expected) in [
         (
-            "login, right password (HTTP, with the session written)",
+            "login, right password (with the session written)",
             "bench",
-            "a benchmark passphrase",
+            "bench-password",
             200,
         ),
-        ("login, wrong password", "bench", "not the passphrase", 401),
+        ("login, wrong password", "bench", "not the password", 401),
         (
             "login, unknown user (decoy hash)",
             "nobody",
-            "not the passphrase",
+            "not the password",
             401,
         ),
     ] {

@@ -7,26 +7,23 @@
 //!   HOMEWATCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     cargo bench --features postgres --bench monitor -- --store postgres --monitors 1000
 
+mod support;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use homewatch::{
-    auth::{Access, AccessConfig},
-    http::{self, HttpOptions},
-    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService, NewToken, NewUser, Role, Scope},
+    auth::AccessConfig,
+    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService, Scope},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
     },
-    server,
     store::{self, DatabaseUrl, PoolConfig, Store},
 };
-use poem::{
-    Route, get, handler,
-    listener::{Acceptor, Listener, TcpListener},
-};
+use support::{access_with_admin, arg, loopback_target, percentile, serve, token};
 
 struct Options {
     monitors: usize,
@@ -39,47 +36,14 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options {
-        monitors: 1000,
-        seconds: 120,
-        store: "sqlite".into(),
-        simulate_days: 30,
-        simulate_monitors: 100,
-        http_samples: 300,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut index = 0;
-    while index < args.len() {
-        let value = args.get(index + 1).cloned().unwrap_or_default();
-        match args[index].as_str() {
-            "--monitors" => options.monitors = value.parse().expect("--monitors N"),
-            "--seconds" => options.seconds = value.parse().expect("--seconds S"),
-            "--store" => options.store = value,
-            "--simulate-days" => options.simulate_days = value.parse().expect("--simulate-days D"),
-            "--http-samples" => options.http_samples = value.parse().expect("--http-samples N"),
-            "--simulate-monitors" => {
-                options.simulate_monitors = value.parse().expect("--simulate-monitors N")
-            }
-            _ => {
-                index += 1; // e.g. the --bench that cargo passes
-                continue;
-            }
-        }
-        index += 2;
+    Options {
+        monitors: arg("monitors", 1000),
+        seconds: arg("seconds", 120),
+        store: arg("store", "sqlite".to_owned()),
+        simulate_days: arg("simulate-days", 30),
+        simulate_monitors: arg("simulate-monitors", 100),
+        http_samples: arg("http-samples", 300),
     }
-    options
-}
-
-#[handler]
-fn healthy() -> &'static str {
-    "ok"
-}
-
-async fn loopback_target() -> String {
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
-    format!("http://{addr}/health")
 }
 
 /// CPU seconds this process used so far (user + system), from /proc.
@@ -106,13 +70,6 @@ fn peak_rss_mb() -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kb / 1024.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 struct Database {
@@ -281,7 +238,6 @@ async fn latencies(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
         response.bytes().await.unwrap();
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    samples.sort_by(f64::total_cmp);
     (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
@@ -386,42 +342,10 @@ async fn run(options: Options) {
     )
     .await
     .unwrap();
-    let options_http = HttpOptions {
-        web_dir: "web".into(),
-        request_timeout: Duration::from_secs(30),
-        cors_origins: vec![],
-    };
     // Requests are made as an admin with a read token, as a script or SDK would.
-    let access = Arc::new(Access::new(store.clone(), AccessConfig::default()));
-    let admin = access
-        .create_user(&NewUser {
-            username: "bench".into(),
-            password: "bench-password".into(),
-            role: Role::Admin,
-        })
-        .await
-        .unwrap();
-    let token = access
-        .create_token(
-            &admin,
-            &NewToken {
-                name: "bench".into(),
-                scope: Scope::Read,
-                expires_at: None,
-            },
-        )
-        .await
-        .unwrap()
-        .token;
-    let app = http::app(store.clone(), engine.clone(), access, &options_http).unwrap();
-    let running = server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        app,
-        std::future::pending(),
-        Duration::from_secs(1),
-    )
-    .await
-    .unwrap();
+    let (access, admin) = access_with_admin(&store, AccessConfig::default()).await;
+    let token = token(&access, &admin, Scope::Read).await;
+    let running = serve(&store, &engine, access).await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,

@@ -9,27 +9,23 @@
 #[path = "../tests/web/browser.rs"]
 #[allow(dead_code)]
 mod browser;
+mod support;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use browser::{Browser, Screen};
 use history::record_day_of_history;
 use homewatch::{
-    auth::{Access, AccessConfig},
-    http::{self, HttpOptions},
-    model::{Check, NewGroup, NewService, NewUser, Role},
+    auth::AccessConfig,
+    model::{Check, NewGroup, NewService},
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
     },
-    server,
     store::{self, DatabaseUrl, PoolConfig, Store},
 };
-use poem::{
-    Route, get, handler,
-    listener::{Acceptor, Listener, TcpListener},
-};
 use serde::Deserialize;
+use support::{access_with_admin, arg, loopback_target, percentile, serve};
 
 struct Options {
     tiles: usize,
@@ -37,34 +33,10 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { tiles: 100, runs: 15 };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut index = 0;
-    while index < args.len() {
-        let value = args.get(index + 1).cloned().unwrap_or_default();
-        match args[index].as_str() {
-            "--tiles" => options.tiles = value.parse().expect("--tiles N"),
-            "--runs" => options.runs = value.parse().expect("--runs N"),
-            _ => {
-                index += 1; // e.g. the --bench that cargo passes
-                continue;
-            }
-        }
-        index += 2;
+    Options {
+        tiles: arg("tiles", 100),
+        runs: arg("runs", 15),
     }
-    options
-}
-
-#[handler]
-fn healthy() -> &'static str {
-    "ok"
-}
-
-async fn loopback_target() -> String {
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
-    format!("http://{addr}/health")
 }
 
 const ICONS: [&str; 10] = ["🎬", "📺", "🎵", "📷", "🛜", "💾", "🏠", "🔐", "📚", "🧰"];
@@ -135,13 +107,6 @@ new Promise((resolve) => {
 })
 "#;
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 fn report(label: &str, loads: &[Load]) {
     let column = |pick: fn(&Load) -> f64| loads.iter().map(pick).collect::<Vec<_>>();
     let (transfer, decoded) = (column(|l| l.transfer_bytes), column(|l| l.decoded_bytes));
@@ -201,31 +166,10 @@ async fn run(options: Options) {
     )
     .await
     .unwrap();
-    let options_http = HttpOptions {
-        web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"),
-        request_timeout: Duration::from_secs(30),
-        cors_origins: Vec::new(),
-    };
     // The page is measured as an admin sees it: signed in with a session cookie.
-    let access = Arc::new(Access::new(store.clone(), AccessConfig::default()));
-    let admin = access
-        .create_user(&NewUser {
-            username: "bench".into(),
-            password: "bench-password".into(),
-            role: Role::Admin,
-        })
-        .await
-        .unwrap();
+    let (access, admin) = access_with_admin(&store, AccessConfig::default()).await;
     let (session, _) = access.start_session(admin.id).await.unwrap();
-    let app = http::app(store.clone(), engine.clone(), access, &options_http).unwrap();
-    let running = server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        app,
-        std::future::pending(),
-        Duration::from_secs(1),
-    )
-    .await
-    .unwrap();
+    let running = serve(&store, &engine, access).await;
     let base = format!("http://{}", running.addr);
 
     let browser = Browser::launch().await;

@@ -1,0 +1,101 @@
+//! What the benchmarks share: `--name value` arguments, percentiles, a loopback HTTP target, an admin with
+//! a token or session, and the real server on a free port.
+#![allow(dead_code)] // each benchmark uses its part
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use homewatch::{
+    auth::{Access, AccessConfig},
+    http::{self, HttpOptions},
+    model::{NewToken, NewUser, Role, Scope, User},
+    monitor::engine::Engine,
+    server::{self, Running},
+    store::Store,
+};
+use poem::{
+    Route, get, handler,
+    listener::{Acceptor, Listener, TcpListener},
+};
+
+/// The value after `--name` on the command line, or `default` (cargo's own `--bench` is skipped).
+pub fn arg<T: FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|arg| arg == &format!("--{name}")) {
+        Some(index) => args
+            .get(index + 1)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("--{name} needs a value")),
+        None => default,
+    }
+}
+
+/// The `p` quantile (0 to 1) of the values; NaN when there are none.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[handler]
+fn healthy() -> &'static str {
+    "ok"
+}
+
+/// An HTTP server on loopback whose /health answers 200; returns its URL.
+pub async fn loopback_target() -> String {
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
+    format!("http://{addr}/health")
+}
+
+/// Accounts on the store, with an admin for the benchmark to act as.
+pub async fn access_with_admin(store: &Arc<dyn Store>, config: AccessConfig) -> (Arc<Access>, User) {
+    let access = Arc::new(Access::new(store.clone(), config));
+    let admin = access
+        .create_user(&NewUser {
+            username: "bench".into(),
+            password: "bench-password".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap();
+    (access, admin)
+}
+
+/// An API token of `user` with `scope`.
+pub async fn token(access: &Access, user: &User, scope: Scope) -> String {
+    access
+        .create_token(
+            user,
+            &NewToken {
+                name: "bench".into(),
+                scope,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token
+}
+
+/// The whole server on a free port, serving the web folder of this checkout.
+pub async fn serve(store: &Arc<dyn Store>, engine: &Engine, access: Arc<Access>) -> Running {
+    let options = HttpOptions {
+        web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"),
+        request_timeout: Duration::from_secs(30),
+        cors_origins: Vec::new(),
+    };
+    let app = http::app(store.clone(), engine.clone(), access, &options).unwrap();
+    server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        app,
+        std::future::pending(),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap()
+}
