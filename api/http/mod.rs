@@ -172,7 +172,11 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, String> {
                 Method::PATCH,
                 Method::DELETE,
             ])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static(security::CSRF_HEADER),
+            ])
             .expose_headers([header::LOCATION, REQUEST_ID])
             .max_age(Duration::from_secs(600)),
     ))

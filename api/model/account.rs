@@ -215,11 +215,12 @@ pub fn check_username(field: &str, name: &str, errors: &mut Vec<FieldError>) -> 
         ));
     } else if !name
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
+        // ASCII only: both stores then agree on what "the same name, ignoring case" means.
         errors.push(FieldError::new(
             field,
-            "may hold letters, digits and . _ - @ only",
+            "may hold the letters a-z and A-Z, digits and . _ - @ only",
         ));
     }
     name
@@ -321,10 +322,11 @@ mod tests {
         assert_eq!(check_username("username", "  alice ", &mut errors), "alice");
         assert!(errors.is_empty());
         check_username("username", "bob smith", &mut errors);
+        check_username("username", "jürgen", &mut errors);
         check_username("username", "", &mut errors);
         check_password("password", "short", &mut errors);
         check_password("password", &"x".repeat(PASSWORD_MAX_CHARS + 1), &mut errors);
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 5, "{errors:?}");
         let mut fine = Vec::new();
         check_password("password", "ten chars!", &mut fine);
         check_username("username", "ops.team-1@home", &mut fine);
