@@ -1040,6 +1040,9 @@ async fn the_first_admin_is_created_in_the_page_then_signs_out_and_in() {
 
     page.click("#sign-out").await;
     page.wait_visible(".login-form").await;
+    page.set_screen(Screen::PHONE.dark()).await;
+    page.screenshot("login-dark-phone").await;
+    page.set_screen(Screen::DESKTOP).await;
     sign_in_through_the_page(&page, "alice", "not my password").await;
     page.wait_visible(".login-form .form-error").await;
     assert!(
@@ -1224,6 +1227,11 @@ async fn a_public_dashboard_is_read_without_signing_in() {
     page.click(&format!("{} .tile-details", tile(status_tile))).await;
     page.wait_visible(".service-header h1").await;
     assert_eq!(page.count(".service-actions button").await, 0);
+    page.wait_for(
+        "document.querySelector('#connection').dataset.mode === 'live'",
+        "the live stream, anonymously",
+    )
+    .await;
     page.click("#sign-in").await;
     sign_in_through_the_page(&page, common::ADMIN, common::ADMIN_PASSWORD).await;
     page.wait_visible("#add-tile").await;
