@@ -1004,6 +1004,7 @@ async fn the_first_admin_is_created_in_the_page_then_signs_out_and_in() {
         page.url().await.ends_with("/setup"),
         "the page goes to setup first"
     );
+    page.screenshot("setup-light-desktop").await;
     let field = |name: &str| format!(".setup-form [data-field={name}] input");
 
     page.fill(&field("token"), "not-the-token").await;

@@ -75,6 +75,8 @@ function setupShortcuts() {
 /** Who is signed in, with Settings and Sign out; or Sign in, for anonymous visitors of a public dashboard. */
 function renderAccountMenu() {
   const menu = document.getElementById("account");
+  // Live or not means nothing to someone who may not read the dashboard.
+  document.getElementById("connection").hidden = !canRead();
   const user = currentUser();
   if (user) {
     const out = el("button", { type: "button", class: "button button-small", id: "sign-out" }, "Sign out");
