@@ -10,7 +10,7 @@ use super::{
     ApiTags,
     json_body::JsonBody,
     problem::ApiError,
-    security::{Anyone, Auth, client_address, session_cookie, session_cookie_header},
+    security::{Auth, client_address, session_cookie, session_cookie_header},
 };
 use crate::{
     auth::{Access, AccessError},
@@ -130,12 +130,7 @@ impl AccountApi {
 
     /// Sign out: the session ends and its cookie is removed. Harmless without a session.
     #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
-    async fn logout(
-        &self,
-        request: &Request,
-        access: AccessData<'_>,
-        _caller: Anyone,
-    ) -> Result<SignedOut, ApiError> {
+    async fn logout(&self, request: &Request, access: AccessData<'_>) -> Result<SignedOut, ApiError> {
         if let Some(session_id) = session_cookie(request) {
             access.end_session(&session_id).await?;
         }

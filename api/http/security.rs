@@ -404,23 +404,3 @@ impl<'a> ApiExtractor<'a> for ReadAuth {
         }
     }
 }
-
-/// Whoever calls, signed in or not (setup, login, logout, the auth state).
-pub struct Anyone(pub Option<Principal>);
-
-impl<'a> ApiExtractor<'a> for Anyone {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::PoemExtractor];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    async fn from_request(
-        request: &'a Request,
-        _body: &mut poem::RequestBody,
-        _options: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        Ok(Self(match caller(request) {
-            Some(Caller::User(principal)) => Some(principal.clone()),
-            _ => None,
-        }))
-    }
-}
