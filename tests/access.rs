@@ -40,17 +40,20 @@ enum As {
     Session(String),
 }
 
-async fn call(app: &TestApp, who: &As, method: Method, path: &str, body: Option<Value>) -> common::Reply {
-    let mut request = app.anonymous.request(method, format!("{}{path}", app.base));
+/// A request made as `who`; sessions carry the page's origin, as the browser sends it.
+fn request(app: &TestApp, who: &As, method: Method, path: &str) -> reqwest::RequestBuilder {
+    let request = app.anonymous.request(method, format!("{}{path}", app.base));
     match who {
-        As::Nobody => {}
-        As::Token(token) => request = request.bearer_auth(token),
-        As::Session(id) => {
-            request = request
-                .header("cookie", format!("homewatch_session={id}"))
-                .header("origin", &app.base);
-        }
+        As::Nobody => request,
+        As::Token(token) => request.bearer_auth(token),
+        As::Session(id) => request
+            .header("cookie", format!("homewatch_session={id}"))
+            .header("origin", &app.base),
     }
+}
+
+async fn call(app: &TestApp, who: &As, method: Method, path: &str, body: Option<Value>) -> common::Reply {
+    let mut request = request(app, who, method, path);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -364,12 +367,7 @@ async fn walk(app: &TestApp, public_dashboard: bool) {
             let (concrete, body) = request_for(method, path, &ids, n);
             let reply = if *path == "/events" {
                 // The stream stays open: its status line is the answer.
-                let mut request = app.anonymous.get(format!("{}/api/v1{concrete}", app.base));
-                match who {
-                    As::Nobody => {}
-                    As::Token(token) => request = request.bearer_auth(token),
-                    As::Session(id) => request = request.header("cookie", format!("homewatch_session={id}")),
-                }
+                let request = request(app, who, Method::GET, &format!("/api/v1{concrete}"));
                 let response = request.send().await.unwrap();
                 common::Reply {
                     status: response.status(),

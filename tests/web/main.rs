@@ -73,6 +73,17 @@ async fn eventually_layout(
     }
 }
 
+/// A tile in a group of its own, checked every hour (and on request), down at the first failure.
+async fn watched_tile(app: &TestApp, group: &str, url: &str) -> i64 {
+    let group = app.group(group).await;
+    app.service(
+        group,
+        "Target",
+        json!({ "url": url, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
+    )
+    .await
+}
+
 fn tile(id: i64) -> String {
     format!(".tile[data-service-id=\"{id}\"]")
 }
@@ -461,14 +472,7 @@ async fn slash_searches_tiles_and_enter_opens_the_first_match() {
 async fn the_service_page_charts_history_and_follows_state_changes_live() {
     let (app, browser) = start().await;
     let (target, status) = switchable_target().await;
-    let group = app.group("Watched").await;
-    let id = app
-        .service(
-            group,
-            "Target",
-            json!({ "url": target, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
-        )
-        .await;
+    let id = watched_tile(&app, "Watched", &target).await;
     let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
     badge_is(&page, id, "up").await;
     page.wait_for(
@@ -671,14 +675,7 @@ async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
 async fn eight_tabs_share_one_event_stream() {
     let (app, browser) = start().await;
     let (target, status) = switchable_target().await;
-    let group = app.group("Home").await;
-    let id = app
-        .service(
-            group,
-            "Target",
-            json!({ "url": target, "check": { "kind": "http", "interval_s": 3600, "retries": 0 } }),
-        )
-        .await;
+    let id = watched_tile(&app, "Home", &target).await;
     let mut tabs = Vec::new();
     for _ in 0..8 {
         let tab = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
