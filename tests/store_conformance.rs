@@ -7,13 +7,10 @@ use std::sync::Arc;
 use common::{Backend, TestDb};
 use homewatch::{
     model::{
-        Check, CheckKind, CheckResult, GroupPatch, HistoryBatch, IncidentChange, IncidentFilter, NewGroup,
-        NewService, ServiceFilter, ServicePatch, ServiceState, StatusUpdate,
+        Check, CheckKind, CheckResult, Dashboard, GroupPatch, HistoryBatch, IncidentChange, IncidentFilter,
+        NewGroup, NewService, Rollup, ServiceFilter, ServicePatch, ServiceState, StatusUpdate, hour_of_ms,
     },
-    monitor::{
-        rollup::{Rollup, hour_of_ms},
-        stats::{Window, summarise, window_hours},
-    },
+    monitor::stats::{Window, summarise, window_hours},
     store::{Store, StoreError},
 };
 use poem_openapi::types::MaybeUndefined;
@@ -48,6 +45,12 @@ async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
     let store = db.open().await;
     (db, store)
+}
+
+/// The dashboard as the API assembles it from what the store reads, for the hours up to now.
+async fn dashboard(store: &Arc<dyn Store>) -> Dashboard {
+    let first_hour = Dashboard::first_hour(chrono::Utc::now());
+    Dashboard::assemble(store.dashboard(first_hour).await.unwrap(), first_hour)
 }
 
 fn new_group(name: &str) -> NewGroup {
@@ -268,7 +271,7 @@ async fn moving_a_service_puts_it_last_in_its_new_group(backend: Backend) {
         .await
         .unwrap();
     assert_eq!((moved.group_id, moved.position), (infra.id, 2));
-    let in_infra: Vec<String> = store.dashboard().await.unwrap().groups[1]
+    let in_infra: Vec<String> = dashboard(&store).await.groups[1]
         .services
         .iter()
         .map(|t| t.service.name.clone())
@@ -658,10 +661,8 @@ async fn concurrent_writes_all_land_with_distinct_positions(backend: Backend) {
             .unwrap()
             .expect("every concurrent create and update succeeds");
     }
-    let tiles = &store
-        .dashboard()
+    let tiles = &dashboard(&store)
         .await
-        .unwrap()
         .groups
         .into_iter()
         .find(|g| g.id == group)
@@ -685,7 +686,7 @@ async fn dashboard_matches_lists_in_order(backend: Backend) {
     store.reorder_services(second, &[c, b]).await.unwrap();
     store.reorder_groups(&[second, empty, first]).await.unwrap();
 
-    let dashboard = store.dashboard().await.unwrap();
+    let dashboard = dashboard(&store).await;
     let shape: Vec<(i64, Vec<i64>)> = dashboard
         .groups
         .iter()
@@ -772,7 +773,7 @@ async fn checks_are_stored_replaced_and_removed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(removed.check, None);
-    let dashboard = store.dashboard().await.unwrap();
+    let dashboard = dashboard(&store).await;
     assert_eq!(dashboard.groups[0].services[1].service.check, None);
 }
 
@@ -1161,7 +1162,7 @@ async fn dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours(backend: 
         .await
         .unwrap();
 
-    let dashboard = store.dashboard().await.unwrap();
+    let dashboard = dashboard(&store).await;
     let tiles = &dashboard.groups[0].services;
     let tile = tiles.iter().find(|t| t.service.id == watched).unwrap();
     assert_eq!(tile.uptime_24h, Some(75.0));

@@ -134,7 +134,7 @@ impl Access {
         let valid = expected.is_some_and(|hash| secret::matches(token, &hash));
         if !valid {
             if !self.setup_required().await? {
-                return Err(crate::store::setup_done().into());
+                return Err(crate::store::rules::setup_done().into());
             }
             self.limiter.failed(&keys);
             return Err(AccessError::BadSetupToken);
@@ -240,7 +240,7 @@ impl Access {
         }
         let touch = chrono::Duration::from_std(TOKEN_TOUCH).unwrap_or_default();
         if token.last_used_at.is_none_or(|used| now - used >= touch) {
-            self.store.touch_token(token.id, crate::store::now()).await?;
+            self.store.touch_token(token.id, crate::model::now()).await?;
         }
         Ok(Some((token, user)))
     }

@@ -10,7 +10,7 @@ use super::{
     ApiTags,
     json_body::JsonBody,
     problem::ApiError,
-    security::{Auth, client_address, session_cookie, session_cookie_header},
+    security::{AccountChanger, SignedIn, client_address, session_cookie, session_cookie_header},
 };
 use crate::{
     auth::{Access, AccessError},
@@ -23,7 +23,7 @@ pub type AccessData<'a> = Data<&'a Arc<Access>>;
 pub struct AccountApi;
 
 #[derive(ApiResponse)]
-enum SignedIn {
+enum SignedInNow {
     /// Signed in: the session cookie is set (HttpOnly, SameSite=Lax).
     #[oai(status = 200)]
     Ok(Json<Me>, #[oai(header = "Set-Cookie")] String),
@@ -117,7 +117,7 @@ impl AccountApi {
         request: &Request,
         access: AccessData<'_>,
         body: JsonBody<LoginRequest>,
-    ) -> Result<SignedIn, ApiError> {
+    ) -> Result<SignedInNow, ApiError> {
         let client = client_address(request, &access);
         let user = access.login(&client, &body.0.username, &body.0.password).await?;
         // A new session id at every login; the session the browser had before ends.
@@ -125,7 +125,7 @@ impl AccountApi {
             access.end_session(&previous).await?;
         }
         let (me, cookie) = sign_in(&access, user).await?;
-        Ok(SignedIn::Ok(Json(me), cookie))
+        Ok(SignedInNow::Ok(Json(me), cookie))
     }
 
     /// Sign out: the session ends and its cookie is removed. Harmless without a session.
@@ -140,8 +140,8 @@ impl AccountApi {
 
     /// Who is calling: the user, and whether through a session or an API token (with its scope).
     #[oai(path = "/auth/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, auth: Auth) -> Json<Me> {
-        let principal = auth.0;
+    async fn me(&self, caller: SignedIn) -> Json<Me> {
+        let principal = caller.0;
         let (via, scope) = match principal.via {
             super::security::Via::Session { .. } => (AuthMethod::Session, None),
             super::security::Via::Token { scope, .. } => (AuthMethod::Token, Some(scope)),
@@ -157,17 +157,16 @@ impl AccountApi {
     #[oai(path = "/auth/password", method = "post", operation_id = "changePassword")]
     async fn password(
         &self,
-        auth: Auth,
+        caller: AccountChanger,
         access: AccessData<'_>,
         body: JsonBody<PasswordChange>,
     ) -> Result<PasswordChanged, ApiError> {
-        let principal = auth.account_changer()?;
         access
             .change_password(
-                principal.user.id,
+                caller.user.id,
                 &body.0.current_password,
                 &body.0.new_password,
-                principal.session_id(),
+                caller.session_id(),
             )
             .await?;
         Ok(PasswordChanged::Done)

@@ -7,11 +7,10 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags, StoreData,
+    ApiTags, StoreData, TilesData,
     json_body::JsonBody,
-    monitoring::EngineData,
     problem::ApiError,
-    security::{Auth, ReadAuth},
+    security::{Reader, Writer},
 };
 use crate::model::{Group, GroupPatch, NewGroup, NewOrder};
 
@@ -35,7 +34,7 @@ enum GroupDeleted {
 impl GroupsApi {
     /// List groups in page order.
     #[oai(path = "/groups", method = "get", operation_id = "listGroups")]
-    async fn list(&self, _auth: ReadAuth, store: StoreData<'_>) -> Result<Json<Vec<Group>>, ApiError> {
+    async fn list(&self, _caller: Reader, store: StoreData<'_>) -> Result<Json<Vec<Group>>, ApiError> {
         Ok(Json(store.list_groups().await?))
     }
 
@@ -43,11 +42,10 @@ impl GroupsApi {
     #[oai(path = "/groups", method = "post", operation_id = "createGroup")]
     async fn create(
         &self,
-        auth: Auth,
+        _caller: Writer,
         store: StoreData<'_>,
         body: JsonBody<NewGroup>,
     ) -> Result<GroupCreated, ApiError> {
-        auth.writer()?;
         let group = store.create_group(&body.0).await?;
         let location = format!("/api/v1/groups/{}", group.id);
         Ok(GroupCreated::Created(Json(group), location))
@@ -57,11 +55,10 @@ impl GroupsApi {
     #[oai(path = "/groups/order", method = "put", operation_id = "reorderGroups")]
     async fn reorder(
         &self,
-        auth: Auth,
+        _caller: Writer,
         store: StoreData<'_>,
         body: JsonBody<NewOrder>,
     ) -> Result<Json<Vec<Group>>, ApiError> {
-        auth.writer()?;
         Ok(Json(store.reorder_groups(&body.0.ids).await?))
     }
 
@@ -69,7 +66,7 @@ impl GroupsApi {
     #[oai(path = "/groups/:id", method = "get", operation_id = "getGroup")]
     async fn get(
         &self,
-        _auth: ReadAuth,
+        _caller: Reader,
         store: StoreData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Group>, ApiError> {
@@ -80,12 +77,11 @@ impl GroupsApi {
     #[oai(path = "/groups/:id", method = "patch", operation_id = "updateGroup")]
     async fn update(
         &self,
-        auth: Auth,
+        _caller: Writer,
         store: StoreData<'_>,
         id: Path<i64>,
         body: JsonBody<GroupPatch>,
     ) -> Result<Json<Group>, ApiError> {
-        auth.writer()?;
         Ok(Json(store.update_group(id.0, &body.0).await?))
     }
 
@@ -93,19 +89,14 @@ impl GroupsApi {
     #[oai(path = "/groups/:id", method = "delete", operation_id = "deleteGroup")]
     async fn delete(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
         /// Also delete the group's tiles.
         #[oai(default)]
         cascade: Query<bool>,
     ) -> Result<GroupDeleted, ApiError> {
-        auth.writer()?;
-        store.delete_group(id.0, cascade.0).await?;
-        if cascade.0 {
-            engine.reload_all();
-        }
+        tiles.delete_group(id.0, cascade.0).await?;
         Ok(GroupDeleted::Deleted)
     }
 }

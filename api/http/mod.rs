@@ -16,7 +16,7 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{auth::Access, monitor::engine::Engine, store::Store};
+use crate::{auth::Access, monitor::engine::Engine, store::Store, tiles::Tiles};
 
 pub mod account;
 pub mod dashboard;
@@ -37,6 +37,8 @@ use tower_compat::TowerLayer;
 
 /// How handlers reach the store. It is attached as exactly `Arc<dyn Store>`: poem finds data by type.
 pub type StoreData<'a> = Data<&'a Arc<dyn Store>>;
+/// How handlers read and change tiles (the store and the engine together).
+pub type TilesData<'a> = Data<&'a Tiles>;
 
 pub const API_PREFIX: &str = "/api/v1";
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -243,8 +245,8 @@ pub fn app(
         .at("/readyz", get(health::readyz))
         .at("/", web.clone())
         .at("/*path", web)
+        .data(Tiles::new(store.clone(), engine))
         .data(store)
-        .data(engine)
         .data(access);
 
     let layered = security_headers(routes)

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream::BoxStream};
-use poem::web::Data;
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
@@ -14,20 +13,14 @@ use poem_openapi::{
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
-    ApiTags, StoreData,
+    ApiTags, StoreData, TilesData,
     problem::ApiError,
-    security::{Auth, ReadAuth},
+    security::{Reader, Writer},
 };
 use crate::{
-    model::{CheckResult, CheckRun, Event, Incident, IncidentFilter, Service, ServiceState},
-    monitor::{
-        engine::Engine,
-        stats::{Stats, Window, summarise, window_hours},
-    },
+    model::{CheckResult, CheckRun, Event, Incident, IncidentFilter, Service},
+    monitor::stats::{Stats, Window, summarise, window_hours},
 };
-
-/// How handlers reach the engine.
-pub type EngineData<'a> = Data<&'a Engine>;
 
 pub struct MonitoringApi;
 
@@ -37,45 +30,22 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/check", method = "post", operation_id = "checkService")]
     async fn check(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
     ) -> Result<Json<CheckRun>, ApiError> {
-        auth.writer()?;
-        let service = store.get_service(id.0).await?;
-        if service.check.is_none() {
-            return Err(ApiError::conflict(format!(
-                "service {} has no check: add one with PATCH /api/v1/services/{} first",
-                id.0, id.0
-            )));
-        }
-        if service.status.state == ServiceState::Paused {
-            return Err(ApiError::conflict(format!(
-                "service {} is paused: resume it with POST /api/v1/services/{}/resume first",
-                id.0, id.0
-            )));
-        }
-        engine
-            .check_now(id.0)
-            .await
-            .map(Json)
-            .map_err(ApiError::unavailable)
+        Ok(Json(tiles.check_now(id.0).await?))
     }
 
     /// Stop checking a tile (its open incident is closed); it shows as `paused`.
     #[oai(path = "/services/:id/pause", method = "post", operation_id = "pauseService")]
     async fn pause(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
-        auth.writer()?;
-        let service = store.set_paused(id.0, true).await?;
-        engine.reload(id.0);
-        Ok(Json(service))
+        Ok(Json(tiles.set_paused(id.0, true).await?))
     }
 
     /// Check a paused tile again; it shows as `unknown` until its next check.
@@ -86,22 +56,18 @@ impl MonitoringApi {
     )]
     async fn resume(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
-        auth.writer()?;
-        let service = store.set_paused(id.0, false).await?;
-        engine.reload(id.0);
-        Ok(Json(service))
+        Ok(Json(tiles.set_paused(id.0, false).await?))
     }
 
     /// A tile's raw check results, newest first. Raw results are kept for HOMEWATCH_RETENTION_RAW_DAYS.
     #[oai(path = "/services/:id/results", method = "get", operation_id = "listResults")]
     async fn results(
         &self,
-        _auth: ReadAuth,
+        _caller: Reader,
         store: StoreData<'_>,
         id: Path<i64>,
         /// Oldest moment to include (RFC 3339); default 24 hours ago.
@@ -126,7 +92,7 @@ impl MonitoringApi {
     #[oai(path = "/services/:id/stats", method = "get", operation_id = "getStats")]
     async fn stats(
         &self,
-        _auth: ReadAuth,
+        _caller: Reader,
         store: StoreData<'_>,
         id: Path<i64>,
         /// 24h, 7d, 30d, 90d or 365d (default 24h).
@@ -149,7 +115,7 @@ impl MonitoringApi {
     #[oai(path = "/incidents", method = "get", operation_id = "listIncidents")]
     async fn incidents(
         &self,
-        _auth: ReadAuth,
+        _caller: Reader,
         store: StoreData<'_>,
         /// Only this tile's incidents.
         service_id: Query<Option<i64>>,
@@ -171,27 +137,28 @@ impl MonitoringApi {
     #[oai(path = "/events", method = "get", operation_id = "streamEvents")]
     async fn events(
         &self,
-        _auth: ReadAuth,
-        engine: EngineData<'_>,
+        _caller: Reader,
+        tiles: TilesData<'_>,
         /// Only events of this tile.
         service_id: Query<Option<i64>>,
     ) -> EventStream<BoxStream<'static, Event>> {
         let only = service_id.0;
-        let stream = futures_util::stream::unfold(engine.subscribe(), move |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => {
-                        let event = Event::from(event);
-                        if only.is_none_or(|id| id == event.service_id) {
-                            return Some((event, receiver));
+        let stream =
+            futures_util::stream::unfold(tiles.engine().subscribe(), move |mut receiver| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) => {
+                            let event = Event::from(event);
+                            if only.is_none_or(|id| id == event.service_id) {
+                                return Some((event, receiver));
+                            }
                         }
+                        // A slow reader missed some events; carry on with the newest.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
                     }
-                    // A slow reader missed some events; carry on with the newest.
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
                 }
-            }
-        });
+            });
         EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15))
     }
 }

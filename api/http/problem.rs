@@ -230,6 +230,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::monitor::engine::CheckNowError> for ApiError {
+    fn from(err: crate::monitor::engine::CheckNowError) -> Self {
+        use crate::monitor::engine::CheckNowError;
+        match err {
+            CheckNowError::NotFound(id) => StoreError::not_found("service", id).into(),
+            CheckNowError::NoCheck(_) | CheckNowError::Paused(_) | CheckNowError::Unwatched(_) => {
+                Self::conflict(err.to_string())
+            }
+            CheckNowError::Store(err) => err.into(),
+            CheckNowError::Stopped => {
+                Self::unavailable("the monitor engine has stopped; the server is shutting down")
+            }
+        }
+    }
+}
+
 /// Turns errors raised outside the handlers (routing, parameter parsing, body limits) into problems.
 pub fn from_poem_error(err: poem::Error) -> Response {
     use poem_openapi::error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError};

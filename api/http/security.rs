@@ -1,7 +1,8 @@
 //! Who is calling. `authenticate` reads each request's bearer token or session cookie once: a token that is
 //! not valid is refused (401), a stale cookie just makes the request anonymous, and a cookie-authenticated
-//! write from another site is refused (403). Operations then ask for `Auth` (signed in) or `ReadAuth`
-//! (signed in, or anonymous when the dashboard is public); both document the cookie and bearer schemes.
+//! write from another site is refused (403). Each operation then names who may call it in its signature:
+//! `Reader` (signed in, or anonymous when the dashboard is public), or `Signed<R>` for a `Rule` `R`
+//! (`SignedIn`, `AccountChanger`, `Writer`, `Admin`); all document the cookie and bearer schemes.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::{
     auth::Access,
     model::{Role, Scope, User},
     store::StoreError,
+    tiles::Sight,
 };
 
 pub const SESSION_COOKIE: &str = "homewatch_session";
@@ -299,45 +301,77 @@ fn caller(request: &Request) -> Option<&Caller> {
     request.extensions().get::<Caller>()
 }
 
-/// A signed-in caller: a session, or an API token.
-pub struct Auth(pub Principal);
+/// What a signed-in caller must be allowed to do for an operation; the operation's signature names it
+/// (`Signed<Write>`, through the aliases below), so no route can forget to ask.
+pub trait Rule: Send + Sync + 'static {
+    /// Why `principal` may not call the operation (403), or None when they may.
+    fn refusal(principal: &Principal) -> Option<&'static str>;
+}
 
-impl Auth {
-    /// For changes to the dashboard and its checks (403 otherwise).
-    pub fn writer(&self) -> Result<&Principal, ApiError> {
-        if self.0.can_write() {
-            Ok(&self.0)
-        } else if self.0.is_admin() {
-            Err(ApiError::forbidden(
-                "this API token can only read: use a token with the write scope",
-            ))
-        } else {
-            Err(ApiError::forbidden(
-                "viewers can only read: ask an admin to make this change or to make you an admin",
-            ))
-        }
+/// Any signed-in caller, read tokens included.
+pub enum Any {}
+
+impl Rule for Any {
+    fn refusal(_: &Principal) -> Option<&'static str> {
+        None
     }
+}
 
-    /// For managing users (403 otherwise).
-    pub fn admin(&self) -> Result<&Principal, ApiError> {
-        if self.0.is_admin() {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::forbidden("only admins manage users"))
-        }
+/// Changes to one's own account (password, tokens): anyone but a read token.
+pub enum OwnAccount {}
+
+impl Rule for OwnAccount {
+    fn refusal(principal: &Principal) -> Option<&'static str> {
+        (!principal.can_change_own_account())
+            .then_some("this API token can only read: use a token with the write scope")
     }
+}
 
-    /// For changes to one's own password and tokens (403 for read tokens).
-    pub fn account_changer(&self) -> Result<&Principal, ApiError> {
-        if self.0.can_change_own_account() {
-            Ok(&self.0)
+/// Changes to the dashboard, its checks and its users: admins, and not through a read token.
+pub enum Write {}
+
+impl Rule for Write {
+    fn refusal(principal: &Principal) -> Option<&'static str> {
+        if principal.can_write() {
+            None
+        } else if principal.is_admin() {
+            Some("this API token can only read: use a token with the write scope")
         } else {
-            Err(ApiError::forbidden("this API token can only read"))
+            Some("viewers can only read: ask an admin to make this change or to make you an admin")
         }
     }
 }
 
-impl<'a> ApiExtractor<'a> for Auth {
+/// Reading the users: admins, through any of their credentials.
+pub enum AdminRole {}
+
+impl Rule for AdminRole {
+    fn refusal(principal: &Principal) -> Option<&'static str> {
+        (!principal.is_admin()).then_some("only admins manage users")
+    }
+}
+
+/// A signed-in caller (a session or an API token) that `R` admits.
+pub struct Signed<R: Rule>(pub Principal, std::marker::PhantomData<R>);
+
+/// Any signed-in caller.
+pub type SignedIn = Signed<Any>;
+/// A signed-in caller who may change their own account.
+pub type AccountChanger = Signed<OwnAccount>;
+/// A caller who may change the dashboard, its checks and its users.
+pub type Writer = Signed<Write>;
+/// An admin, through any credential.
+pub type Admin = Signed<AdminRole>;
+
+impl<R: Rule> std::ops::Deref for Signed<R> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl<'a, R: Rule> ApiExtractor<'a> for Signed<R> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
     type ParamType = ();
     type ParamRawType = ();
@@ -355,24 +389,30 @@ impl<'a> ApiExtractor<'a> for Auth {
         _body: &mut poem::RequestBody,
         _options: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        match caller(request) {
-            Some(Caller::User(principal)) => Ok(Self(principal.clone())),
-            _ => Err(unauthorized(SIGN_IN)),
+        let Some(Caller::User(principal)) = caller(request) else {
+            return Err(unauthorized(SIGN_IN));
+        };
+        match R::refusal(principal) {
+            Some(detail) => Err(ApiError::forbidden(detail).into()),
+            None => Ok(Self(principal.clone(), std::marker::PhantomData)),
         }
     }
 }
 
 /// A caller allowed to read the dashboard: signed in, or anonymous when HOMEWATCH_PUBLIC_DASHBOARD is on.
-pub struct ReadAuth(pub Option<Principal>);
+pub struct Reader(pub Option<Principal>);
 
-impl ReadAuth {
-    /// Who may see check settings as they are: writers. Everyone else sees header values hidden.
-    pub fn sees_secrets(&self) -> bool {
-        self.0.as_ref().is_some_and(Principal::can_write)
+impl Reader {
+    /// Writers see check settings as they are; everyone else sees secrets hidden.
+    pub fn sight(&self) -> Sight {
+        match self.0.as_ref().is_some_and(Principal::can_write) {
+            true => Sight::Full,
+            false => Sight::Redacted,
+        }
     }
 }
 
-impl<'a> ApiExtractor<'a> for ReadAuth {
+impl<'a> ApiExtractor<'a> for Reader {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
     type ParamType = ();
     type ParamRawType = ();

@@ -7,11 +7,10 @@ use poem_openapi::{
 };
 
 use super::{
-    ApiTags, StoreData,
+    ApiTags, TilesData,
     json_body::JsonBody,
-    monitoring::EngineData,
     problem::ApiError,
-    security::{Auth, ReadAuth},
+    security::{Reader, Writer},
 };
 use crate::model::{
     FieldError, NewOrder, NewService, Service, ServiceFilter, ServicePage, ServicePatch, cursor,
@@ -49,9 +48,8 @@ impl ServicesApi {
     #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
     async fn list(
         &self,
-        auth: ReadAuth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        caller: Reader,
+        tiles: TilesData<'_>,
         /// Only tiles of this group.
         group_id: Query<Option<i64>>,
         /// Only tiles with this tag (case-insensitive).
@@ -80,29 +78,18 @@ impl ServicesApi {
             after_id,
             limit: limit.0.unwrap_or(DEFAULT_PAGE_SIZE),
         };
-        let mut page = store.list_services(&filter).await?;
-        for service in &mut page.items {
-            engine.freshen(service);
-            if !auth.sees_secrets() {
-                service.hide_secrets();
-            }
-        }
-        Ok(Json(page))
+        Ok(Json(tiles.list(&filter, caller.sight()).await?))
     }
 
     /// Create a tile at the end of its group. A tile with a check gets its first check within a second.
     #[oai(path = "/services", method = "post", operation_id = "createService")]
     async fn create(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         body: JsonBody<NewService>,
     ) -> Result<ServiceCreated, ApiError> {
-        auth.writer()?;
-        let service = store.create_service(&body.0).await?;
-        // A tile that arrives with a check is checked at once, then on its interval.
-        engine.reload(service.id);
+        let service = tiles.create(&body.0).await?;
         let location = format!("/api/v1/services/{}", service.id);
         Ok(ServiceCreated::Created(Json(service), location))
     }
@@ -111,47 +98,34 @@ impl ServicesApi {
     #[oai(path = "/services/:id", method = "get", operation_id = "getService")]
     async fn get(
         &self,
-        auth: ReadAuth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        caller: Reader,
+        tiles: TilesData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Service>, ApiError> {
-        let mut service = store.get_service(id.0).await?;
-        engine.freshen(&mut service);
-        if !auth.sees_secrets() {
-            service.hide_secrets();
-        }
-        Ok(Json(service))
+        Ok(Json(tiles.get(id.0, caller.sight()).await?))
     }
 
     /// Change a tile; a new `group_id` moves it to the end of that group.
     #[oai(path = "/services/:id", method = "patch", operation_id = "updateService")]
     async fn update(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
         body: JsonBody<ServicePatch>,
     ) -> Result<Json<Service>, ApiError> {
-        auth.writer()?;
-        let service = store.update_service(id.0, &body.0).await?;
-        engine.reload(id.0);
-        Ok(Json(service))
+        Ok(Json(tiles.update(id.0, &body.0).await?))
     }
 
     /// Delete a tile.
     #[oai(path = "/services/:id", method = "delete", operation_id = "deleteService")]
     async fn delete(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
-        engine: EngineData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
     ) -> Result<ServiceDeleted, ApiError> {
-        auth.writer()?;
-        store.delete_service(id.0).await?;
-        engine.reload(id.0);
+        tiles.delete(id.0).await?;
         Ok(ServiceDeleted::Deleted)
     }
 
@@ -163,12 +137,11 @@ impl ServicesApi {
     )]
     async fn reorder(
         &self,
-        auth: Auth,
-        store: StoreData<'_>,
+        _caller: Writer,
+        tiles: TilesData<'_>,
         id: Path<i64>,
         body: JsonBody<NewOrder>,
     ) -> Result<Json<Vec<Service>>, ApiError> {
-        auth.writer()?;
-        Ok(Json(store.reorder_services(id.0, &body.0.ids).await?))
+        Ok(Json(tiles.reorder(id.0, &body.0.ids).await?))
     }
 }

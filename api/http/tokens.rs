@@ -4,7 +4,11 @@
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, StoreData, account::AccessData, json_body::JsonBody, problem::ApiError, security::Auth,
+    ApiTags, StoreData,
+    account::AccessData,
+    json_body::JsonBody,
+    problem::ApiError,
+    security::{AccountChanger, SignedIn},
 };
 use crate::model::{ApiToken, CreatedToken, NewToken};
 
@@ -28,8 +32,8 @@ enum TokenRevoked {
 impl TokensApi {
     /// Your tokens, newest first (admins: everyone's): name, scope, owner, when created and last used.
     #[oai(path = "/tokens", method = "get", operation_id = "listTokens")]
-    async fn list(&self, auth: Auth, store: StoreData<'_>) -> Result<Json<Vec<ApiToken>>, ApiError> {
-        let owner = (!auth.0.is_admin()).then_some(auth.0.user.id);
+    async fn list(&self, caller: SignedIn, store: StoreData<'_>) -> Result<Json<Vec<ApiToken>>, ApiError> {
+        let owner = (!caller.is_admin()).then_some(caller.user.id);
         Ok(Json(store.list_tokens(owner).await?))
     }
 
@@ -38,13 +42,12 @@ impl TokensApi {
     #[oai(path = "/tokens", method = "post", operation_id = "createToken")]
     async fn create(
         &self,
-        auth: Auth,
+        caller: AccountChanger,
         access: AccessData<'_>,
         body: JsonBody<NewToken>,
     ) -> Result<TokenCreated, ApiError> {
-        let principal = auth.account_changer()?;
-        let created = access.create_token(&principal.user, &body.0).await?;
-        tracing::info!(user = %principal.user.username, token = %created.details.name, scope = created.details.scope.as_str(), "API token created");
+        let created = access.create_token(&caller.user, &body.0).await?;
+        tracing::info!(user = %caller.user.username, token = %created.details.name, scope = created.details.scope.as_str(), "API token created");
         let location = format!("/api/v1/tokens/{}", created.details.id);
         Ok(TokenCreated::Created(Json(created), location))
     }
@@ -53,12 +56,11 @@ impl TokensApi {
     #[oai(path = "/tokens/:id", method = "delete", operation_id = "revokeToken")]
     async fn revoke(
         &self,
-        auth: Auth,
+        caller: AccountChanger,
         store: StoreData<'_>,
         id: Path<i64>,
     ) -> Result<TokenRevoked, ApiError> {
-        let principal = auth.account_changer()?;
-        let owner = (!principal.is_admin()).then_some(principal.user.id);
+        let owner = (!caller.is_admin()).then_some(caller.user.id);
         store.delete_token(id.0, owner).await?;
         Ok(TokenRevoked::Revoked)
     }

@@ -4,7 +4,11 @@
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
 use super::{
-    ApiTags, StoreData, account::AccessData, json_body::JsonBody, problem::ApiError, security::Auth,
+    ApiTags, StoreData,
+    account::AccessData,
+    json_body::JsonBody,
+    problem::ApiError,
+    security::{Admin, Writer},
 };
 use crate::model::{NewUser, User, UserPatch};
 
@@ -28,8 +32,7 @@ enum UserDeleted {
 impl UsersApi {
     /// Every user, oldest first.
     #[oai(path = "/users", method = "get", operation_id = "listUsers")]
-    async fn list(&self, auth: Auth, store: StoreData<'_>) -> Result<Json<Vec<User>>, ApiError> {
-        auth.admin()?;
+    async fn list(&self, _caller: Admin, store: StoreData<'_>) -> Result<Json<Vec<User>>, ApiError> {
         Ok(Json(store.list_users().await?))
     }
 
@@ -37,12 +40,10 @@ impl UsersApi {
     #[oai(path = "/users", method = "post", operation_id = "createUser")]
     async fn create(
         &self,
-        auth: Auth,
+        _caller: Writer,
         access: AccessData<'_>,
         body: JsonBody<NewUser>,
     ) -> Result<UserCreated, ApiError> {
-        auth.admin()?;
-        auth.writer()?;
         let user = access.create_user(&body.0).await?;
         tracing::info!(user = %user.username, role = user.role.as_str(), "user created");
         let location = format!("/api/v1/users/{}", user.id);
@@ -51,8 +52,7 @@ impl UsersApi {
 
     /// Get one user.
     #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
-    async fn get(&self, auth: Auth, store: StoreData<'_>, id: Path<i64>) -> Result<Json<User>, ApiError> {
-        auth.admin()?;
+    async fn get(&self, _caller: Admin, store: StoreData<'_>, id: Path<i64>) -> Result<Json<User>, ApiError> {
         Ok(Json(store.get_user(id.0).await?.user))
     }
 
@@ -60,25 +60,24 @@ impl UsersApi {
     #[oai(path = "/users/:id", method = "patch", operation_id = "updateUser")]
     async fn update(
         &self,
-        auth: Auth,
+        caller: Writer,
         access: AccessData<'_>,
         id: Path<i64>,
         body: JsonBody<UserPatch>,
     ) -> Result<Json<User>, ApiError> {
-        auth.admin()?;
-        let principal = auth.writer()?;
         // An admin setting their own password here keeps the session they are using.
-        let keep = (principal.user.id == id.0)
-            .then(|| principal.session_id())
-            .flatten();
+        let keep = (caller.user.id == id.0).then(|| caller.session_id()).flatten();
         Ok(Json(access.update_user(id.0, &body.0, keep).await?))
     }
 
     /// Delete a user with their sessions and tokens.
     #[oai(path = "/users/:id", method = "delete", operation_id = "deleteUser")]
-    async fn delete(&self, auth: Auth, store: StoreData<'_>, id: Path<i64>) -> Result<UserDeleted, ApiError> {
-        auth.admin()?;
-        auth.writer()?;
+    async fn delete(
+        &self,
+        _caller: Writer,
+        store: StoreData<'_>,
+        id: Path<i64>,
+    ) -> Result<UserDeleted, ApiError> {
         store.delete_user(id.0).await?;
         Ok(UserDeleted::Deleted)
     }

@@ -347,6 +347,33 @@ pub struct ServiceStatus {
     pub last_error: Option<String>,
 }
 
+/// What the engine needs of a tile it checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedTile {
+    pub id: i64,
+    pub url: String,
+    pub check: Check,
+    pub state: ServiceState,
+    /// When the tile entered `state`, if it ever was checked.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl WatchedTile {
+    /// The tile as the engine checks it, or None when it has no check or is paused.
+    pub fn of(service: &super::Service) -> Option<Self> {
+        if service.status.state == ServiceState::Paused {
+            return None;
+        }
+        Some(Self {
+            id: service.id,
+            url: service.url.clone(),
+            check: service.check.clone()?,
+            state: service.status.state,
+            since: service.status.since,
+        })
+    }
+}
+
 impl ServiceState {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,16 +8,18 @@ use serde::Deserialize;
 pub mod account;
 pub mod check;
 pub mod history;
+pub mod rollup;
 
 pub use account::{
     ApiToken, AuthMethod, AuthState, CreatedToken, LoginRequest, Me, NewToken, NewUser, PasswordChange, Role,
     Scope, Session, SetupRequest, StoredUser, User, UserPatch,
 };
-pub use check::{Check, CheckKind, ServiceState, ServiceStatus};
+pub use check::{Check, CheckKind, ServiceState, ServiceStatus, WatchedTile};
 pub use history::{
     CheckResult, CheckRun, Event, EventKind, HistoryBatch, Incident, IncidentChange, IncidentFilter,
     StatusUpdate,
 };
+pub use rollup::{Rollup, batch_rollups, hour_of_ms};
 
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
@@ -106,6 +108,66 @@ pub struct DashboardGroup {
 pub struct Dashboard {
     /// All groups in order, each with its tiles in order.
     pub groups: Vec<DashboardGroup>,
+}
+
+/// What a store reads for the dashboard: groups in order, tiles by group and position, and the counts of
+/// each tile's recent hours as `(service_id, hour, rollup)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DashboardRows {
+    pub groups: Vec<Group>,
+    pub services: Vec<Service>,
+    pub hours: Vec<(i64, i64, Rollup)>,
+}
+
+/// Hours a dashboard tile shows, the current one last.
+pub const DASHBOARD_HOURS: i64 = 24;
+
+impl Dashboard {
+    /// The first hour the dashboard shows at `now`.
+    pub fn first_hour(now: DateTime<Utc>) -> i64 {
+        hour_of_ms(now.timestamp_millis()) - (DASHBOARD_HOURS - 1)
+    }
+
+    /// Puts tiles under their groups, each with its uptime and latency of the hours from `first_hour`.
+    pub fn assemble(rows: DashboardRows, first_hour: i64) -> Self {
+        let shown = first_hour..first_hour + DASHBOARD_HOURS;
+        let mut hours: std::collections::HashMap<i64, Vec<(i64, Rollup)>> = std::collections::HashMap::new();
+        for (service_id, hour, rollup) in rows.hours.into_iter().filter(|(_, hour, _)| shown.contains(hour)) {
+            hours.entry(service_id).or_default().push((hour, rollup));
+        }
+        let mut by_group: std::collections::HashMap<i64, Vec<DashboardTile>> =
+            std::collections::HashMap::with_capacity(rows.groups.len());
+        for service in rows.services {
+            let tile_hours = hours.remove(&service.id).unwrap_or_default();
+            let mut day = Rollup::default();
+            let mut latency_24h = vec![None; DASHBOARD_HOURS as usize];
+            for (hour, rollup) in &tile_hours {
+                day.merge(rollup);
+                if let Some(slot) = usize::try_from(hour - first_hour)
+                    .ok()
+                    .and_then(|i| latency_24h.get_mut(i))
+                {
+                    *slot = rollup.avg_latency_ms();
+                }
+            }
+            by_group.entry(service.group_id).or_default().push(DashboardTile {
+                service,
+                uptime_24h: day.uptime_percent(),
+                latency_24h,
+            });
+        }
+        let groups = rows
+            .groups
+            .into_iter()
+            .map(|group| DashboardGroup {
+                services: by_group.remove(&group.id).unwrap_or_default(),
+                id: group.id,
+                name: group.name,
+                position: group.position,
+            })
+            .collect();
+        Dashboard { groups }
+    }
 }
 
 /// A page of services.
@@ -456,6 +518,12 @@ impl MergedService {
 /// The check as the stores keep it.
 pub fn check_spec(check: &Check) -> String {
     serde_json::to_string(check).unwrap_or_default()
+}
+
+/// Time as the stores keep it: UTC, whole milliseconds, so both dialects round-trip it exactly.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
 /// Opaque page cursors: clients pass back what they were given and must not build their own.

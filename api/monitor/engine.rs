@@ -22,10 +22,33 @@ use super::probe::{ProbeOutcome, Prober};
 use crate::{
     model::{
         Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service, ServiceState,
-        ServiceStatus, StatusUpdate,
+        ServiceStatus, StatusUpdate, WatchedTile, hour_of_ms, now,
     },
     store::{Store, StoreError},
 };
+
+/// Why a check run on request did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckNowError {
+    /// No tile has this id, or it was deleted while its check ran (404).
+    #[error("service {0} does not exist")]
+    NotFound(i64),
+    /// The tile has no check (409).
+    #[error("service {0} has no check: add one with PATCH /api/v1/services/{0} first")]
+    NoCheck(i64),
+    /// The tile is paused (409).
+    #[error("service {0} is paused: resume it with POST /api/v1/services/{0}/resume first")]
+    Paused(i64),
+    /// The tile stopped being watched while its check ran (deleted, paused or its check removed).
+    #[error("service {0} stopped being watched while its check ran")]
+    Unwatched(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the monitor engine has stopped")]
+    Stopped,
+}
+
+type CheckReply = oneshot::Sender<Result<CheckRun, CheckNowError>>;
 
 /// Runs a check once. The real one is [`Prober`]; scheduler tests script outcomes with their own.
 pub trait Probe: Send + Sync + 'static {
@@ -115,12 +138,12 @@ enum Command {
     Reload(i64),
     /// Read every tile again (e.g. after a group was deleted with its tiles).
     ReloadAll,
-    CheckNow(i64, oneshot::Sender<Result<CheckRun, String>>),
+    CheckNow(i64, CheckReply),
     Finished {
         service_id: i64,
         generation: u64,
         result: CheckResult,
-        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
+        reply: Option<CheckReply>,
     },
 }
 
@@ -192,26 +215,22 @@ struct Watch {
 }
 
 impl Watch {
-    fn from_service(service: &Service, generation: u64) -> Option<Self> {
-        let check = service.check.clone()?;
-        if service.status.state == ServiceState::Paused {
-            return None;
-        }
-        let retries = check.retries.unwrap_or(2);
-        let failures = match service.status.state {
+    fn new(tile: WatchedTile, generation: u64) -> Self {
+        let retries = tile.check.retries.unwrap_or(2);
+        let failures = match tile.state {
             ServiceState::Down => retries + 1,
             ServiceState::Pending => 1,
             _ => 0,
         };
-        Some(Self {
-            url: service.url.clone(),
-            check,
-            state: service.status.state,
-            since: service.status.since.unwrap_or_else(Utc::now),
+        Self {
+            url: tile.url,
+            check: tile.check,
+            state: tile.state,
+            since: tile.since.unwrap_or_else(Utc::now),
             failures,
             generation,
             in_flight: false,
-        })
+        }
     }
 
     fn interval(&self) -> Duration {
@@ -280,13 +299,13 @@ impl Engine {
         let _ = self.commands.send(Command::ReloadAll);
     }
 
-    /// Runs a tile's check now and waits for its result.
-    pub async fn check_now(&self, service_id: i64) -> Result<CheckRun, String> {
+    /// Runs a tile's check now and waits until its result is stored.
+    pub async fn check_now(&self, service_id: i64) -> Result<CheckRun, CheckNowError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::CheckNow(service_id, reply))
-            .map_err(|_| "the engine has stopped".to_owned())?;
-        answer.await.map_err(|_| "the engine has stopped".to_owned())?
+            .map_err(|_| CheckNowError::Stopped)?;
+        answer.await.map_err(|_| CheckNowError::Stopped)?
     }
 
     pub fn metrics(&self) -> &EngineMetrics {
@@ -401,22 +420,21 @@ impl Scheduler {
     }
 
     async fn reload_all(&mut self) -> Result<(), StoreError> {
-        let dashboard = self.store.dashboard().await?;
-        let services: Vec<Service> = dashboard
-            .groups
-            .into_iter()
-            .flat_map(|group| group.services.into_iter().map(|tile| tile.service))
-            .collect();
-        self.watches.retain(|id, _| services.iter().any(|s| s.id == *id));
-        for service in services {
-            self.watch(&service, false);
+        let tiles = self.store.watched_services().await?;
+        let watched: std::collections::HashSet<i64> = tiles.iter().map(|tile| tile.id).collect();
+        self.watches.retain(|id, _| watched.contains(id));
+        for tile in tiles {
+            self.watch(tile, false);
         }
         Ok(())
     }
 
     async fn reload(&mut self, service_id: i64, soon: bool) {
         match self.store.get_service(service_id).await {
-            Ok(service) => self.watch(&service, soon),
+            Ok(service) => match WatchedTile::of(&service) {
+                Some(tile) => self.watch(tile, soon),
+                None => self.unwatch(&service),
+            },
             Err(StoreError::NotFound { .. }) => {
                 self.watches.remove(&service_id);
                 self.forget_live(service_id);
@@ -427,31 +445,34 @@ impl Scheduler {
         }
     }
 
-    /// Starts, restarts or stops watching a tile. `soon`: an edit, so the new check runs at once.
-    fn watch(&mut self, service: &Service, soon: bool) {
+    /// Stops watching a tile that was paused or lost its check.
+    fn unwatch(&mut self, service: &Service) {
+        self.watches.remove(&service.id);
+        self.forget_live(service.id);
+        if service.check.is_none() && service.status.state != ServiceState::Unknown {
+            self.forget_health(service.id);
+        }
+    }
+
+    /// Starts or restarts watching a tile. `soon`: an edit, so the new check runs at once.
+    fn watch(&mut self, tile: WatchedTile, soon: bool) {
         self.next_generation += 1;
-        let Some(mut watch) = Watch::from_service(service, self.next_generation) else {
-            self.watches.remove(&service.id);
-            self.forget_live(service.id);
-            if service.check.is_none() && service.status.state != ServiceState::Unknown {
-                self.forget_health(service.id);
-            }
-            return;
-        };
-        if let Some(old) = self.watches.get(&service.id) {
+        let service_id = tile.id;
+        let mut watch = Watch::new(tile, self.next_generation);
+        if let Some(old) = self.watches.get(&service_id) {
             // An edit keeps what the engine knows about the tile's health.
             watch.state = old.state;
             watch.since = old.since;
             watch.failures = old.failures;
         }
         let delay = if soon {
-            spread(service.id, Duration::from_millis(500))
+            spread(service_id, Duration::from_millis(500))
         } else {
-            spread(service.id, watch.interval())
+            spread(service_id, watch.interval())
         };
         self.queue
-            .push(Reverse((Instant::now() + delay, service.id, watch.generation)));
-        self.watches.insert(service.id, watch);
+            .push(Reverse((Instant::now() + delay, service_id, watch.generation)));
+        self.watches.insert(service_id, watch);
     }
 
     fn forget_live(&self, service_id: i64) {
@@ -464,7 +485,7 @@ impl Scheduler {
     /// A tile that lost its check is no longer up or down: its status goes back to unknown and an open
     /// incident ends now.
     fn forget_health(&mut self, service_id: i64) {
-        let now = crate::store::now();
+        let now = now();
         self.pending.statuses.retain(|s| s.service_id != service_id);
         self.pending.statuses.push(StatusUpdate {
             service_id,
@@ -514,7 +535,7 @@ impl Scheduler {
         check: Check,
         url: String,
         due: Option<Instant>,
-        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
+        reply: Option<CheckReply>,
     ) {
         let (probe, semaphore, commands, metrics) = (
             self.probe.clone(),
@@ -527,7 +548,7 @@ impl Scheduler {
             if let Some(due) = due {
                 metrics.record_lag(Instant::now().saturating_duration_since(due));
             }
-            let checked_at = crate::store::now();
+            let checked_at = now();
             let outcome = probe.run(&check, &url).await;
             let result = CheckResult {
                 service_id,
@@ -546,39 +567,38 @@ impl Scheduler {
         });
     }
 
-    async fn check_now(&mut self, service_id: i64, reply: oneshot::Sender<Result<CheckRun, String>>) {
+    async fn check_now(&mut self, service_id: i64, reply: CheckReply) {
         let service = match self.store.get_service(service_id).await {
             Ok(service) => service,
+            Err(StoreError::NotFound { .. }) => {
+                let _ = reply.send(Err(CheckNowError::NotFound(service_id)));
+                return;
+            }
             Err(err) => {
-                let _ = reply.send(Err(err.to_string()));
+                let _ = reply.send(Err(err.into()));
                 return;
             }
         };
-        let Some(check) = service.check.clone() else {
-            let _ = reply.send(Err(format!(
-                "service {service_id} has no check; add one with PATCH first"
-            )));
+        let Some(tile) = WatchedTile::of(&service) else {
+            let refusal = match service.check {
+                None => CheckNowError::NoCheck(service_id),
+                Some(_) => CheckNowError::Paused(service_id),
+            };
+            let _ = reply.send(Err(refusal));
             return;
         };
+        let (check, url) = (tile.check.clone(), tile.url.clone());
         if !self.watches.contains_key(&service_id) {
-            self.watch(&service, false);
+            self.watch(tile, false);
         }
         let generation = self.watches.get(&service_id).map_or(0, |w| w.generation);
-        self.spawn_probe(service_id, generation, check, service.url, None, Some(reply));
+        self.spawn_probe(service_id, generation, check, url, None, Some(reply));
     }
 
-    fn finished(
-        &mut self,
-        service_id: i64,
-        generation: u64,
-        result: CheckResult,
-        reply: Option<oneshot::Sender<Result<CheckRun, String>>>,
-    ) {
+    fn finished(&mut self, service_id: i64, generation: u64, result: CheckResult, reply: Option<CheckReply>) {
         let Some(watch) = self.watches.get_mut(&service_id) else {
             if let Some(reply) = reply {
-                let _ = reply.send(Err(format!(
-                    "service {service_id} is no longer watched (deleted or paused)"
-                )));
+                let _ = reply.send(Err(CheckNowError::Unwatched(service_id)));
             }
             return;
         };
@@ -717,7 +737,7 @@ async fn prune_periodically(store: Arc<dyn Store>, config: EngineConfig) {
         every_hour.tick().await;
         let now_ms = Utc::now().timestamp_millis();
         let raw_before = now_ms - config.retention_raw.as_millis() as i64;
-        let rollups_before = super::rollup::hour_of_ms(now_ms - config.retention_rollups.as_millis() as i64);
+        let rollups_before = hour_of_ms(now_ms - config.retention_rollups.as_millis() as i64);
         let mut removed = 0;
         loop {
             match store.prune_history(raw_before, rollups_before, 5_000).await {

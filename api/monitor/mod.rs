@@ -1,7 +1,6 @@
-//! Watching the tiles: the probes that run a check once (http, keyword, tcp, dns). The scheduler, states,
-//! incidents and rollups build on these.
+//! Watching the tiles: the probes that run a check once (http, keyword, tcp, dns), the engine that
+//! schedules them and decides states and incidents, and the stats read from hourly rollups.
 
 pub mod engine;
 pub mod probe;
-pub mod rollup;
 pub mod stats;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 
-use super::rollup::{Rollup, hour_of_ms};
+use crate::model::{Rollup, hour_of_ms};
 
 /// The windows a tile's stats can cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

@@ -1,24 +1,32 @@
 //! Persistence: the `Store` trait the rest of the program talks to, and its two implementations,
 //! SQLite (always built) and PostgreSQL (cargo feature `postgres`), chosen at run time by URL.
+//!
+//! The SQL is written once, grouped by aggregate (`groups`, `services`, `history`, `accounts`), and runs on
+//! either store through `sql`; `sqlite` and `postgres` hold only connections and what really differs.
 
 use std::{fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ApiToken, CheckResult, Dashboard, DashboardGroup, DashboardTile, Group, GroupPatch, HistoryBatch,
-    Incident, IncidentFilter, NewGroup, NewService, Role, Scope, Service, ServiceFilter, ServicePage,
-    ServicePatch, ServiceState, ServiceStatus, Session, StoredUser, User, cursor,
+    ApiToken, CheckResult, DashboardRows, Group, GroupPatch, HistoryBatch, Incident, IncidentFilter,
+    NewGroup, NewService, Role, Rollup, Scope, Service, ServiceFilter, ServicePage, ServicePatch, Session,
+    StoredUser, User, WatchedTile,
 };
-use crate::monitor::rollup::{Rollup, hour_of_ms};
 
+mod accounts;
+mod groups;
+mod history;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod rows;
+pub mod rules;
+mod services;
+pub mod sql;
 pub mod sqlite;
+
+use sql::Backend;
 
 /// What a store operation can fail with; both stores produce these the same way.
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +54,6 @@ pub enum StoreError {
 impl StoreError {
     pub fn not_found(entity: &'static str, id: i64) -> Self {
         Self::NotFound { entity, id }
-    }
-}
-
-/// Classifies driver errors that mean "cannot reach or use the database" as opposed to a bug.
-pub(crate) fn classify(err: sqlx::Error) -> StoreError {
-    match err {
-        sqlx::Error::PoolTimedOut => StoreError::Unavailable("timed out waiting for a connection".into()),
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(io) => StoreError::Unavailable(io.to_string()),
-        sqlx::Error::Tls(tls) => StoreError::Unavailable(format!("TLS: {tls}")),
-        sqlx::Error::WorkerCrashed => StoreError::Unavailable("the database worker stopped".into()),
-        sqlx::Error::RowNotFound => StoreError::Other("row not found".into()),
-        sqlx::Error::Database(db) => StoreError::Other(db.message().to_owned()),
-        other => StoreError::Other(other.to_string()),
     }
 }
 
@@ -128,9 +122,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_service(&self, id: i64) -> StoreResult<()>;
     /// `ids` must name every tile of the group once; returns its tiles in their new order.
     async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>>;
+    /// Pauses or resumes a tile's checks; pausing closes its open incident.
+    async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service>;
+    /// The tiles the engine checks: those with a check, not paused.
+    async fn watched_services(&self) -> StoreResult<Vec<WatchedTile>>;
 
-    /// All groups in order with their tiles in order, read in one consistent snapshot.
-    async fn dashboard(&self) -> StoreResult<Dashboard>;
+    /// All groups in order with their tiles in order, and each tile's hourly counts from `first_hour`,
+    /// read in one consistent snapshot.
+    async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows>;
 
     /// Writes what the engine found, in one transaction. Rows of tiles deleted meanwhile are skipped.
     async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()>;
@@ -146,8 +145,6 @@ pub trait Store: Send + Sync + 'static {
     async fn rollups(&self, service_id: i64, from_hour: i64, to_hour: i64)
     -> StoreResult<Vec<(i64, Rollup)>>;
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
-    /// Pauses or resumes a tile's checks; pausing closes its open incident.
-    async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service>;
     /// Deletes at most `limit` raw results older than `raw_before_ms` and rollups older than `rollups_before_hour`;
     /// returns how many rows went, so callers can repeat in small steps without long locks.
     async fn prune_history(
@@ -216,6 +213,191 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()>;
     /// Deletes sessions and tokens that expired before `now`; returns how many went.
     async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Every backend is a store: the one implementation, over the shared SQL of each aggregate.
+#[async_trait]
+impl<B: Backend> Store for B {
+    fn kind(&self) -> StoreKind {
+        Backend::kind(self)
+    }
+    fn describe(&self) -> String {
+        Backend::describe(self)
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        Backend::ping(self).await
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        Backend::migrate(self).await
+    }
+    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        Backend::migration_status(self).await
+    }
+    async fn close(&self) {
+        Backend::close(self).await
+    }
+
+    async fn list_groups(&self) -> StoreResult<Vec<Group>> {
+        groups::list(self).await
+    }
+    async fn get_group(&self, id: i64) -> StoreResult<Group> {
+        groups::get(self, id).await
+    }
+    async fn create_group(&self, group: &NewGroup) -> StoreResult<Group> {
+        groups::create(self, group).await
+    }
+    async fn update_group(&self, id: i64, patch: &GroupPatch) -> StoreResult<Group> {
+        groups::update(self, id, patch).await
+    }
+    async fn delete_group(&self, id: i64, cascade: bool) -> StoreResult<()> {
+        groups::delete(self, id, cascade).await
+    }
+    async fn reorder_groups(&self, ids: &[i64]) -> StoreResult<Vec<Group>> {
+        groups::reorder(self, ids).await
+    }
+
+    async fn list_services(&self, filter: &ServiceFilter) -> StoreResult<ServicePage> {
+        services::list(self, filter).await
+    }
+    async fn get_service(&self, id: i64) -> StoreResult<Service> {
+        services::get(self, id).await
+    }
+    async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
+        services::create(self, service).await
+    }
+    async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
+        services::update(self, id, patch).await
+    }
+    async fn delete_service(&self, id: i64) -> StoreResult<()> {
+        services::delete(self, id).await
+    }
+    async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>> {
+        services::reorder(self, group_id, ids).await
+    }
+    async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service> {
+        services::set_paused(self, id, paused).await
+    }
+    async fn watched_services(&self) -> StoreResult<Vec<WatchedTile>> {
+        services::watched(self).await
+    }
+
+    async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows> {
+        history::dashboard(self, first_hour).await
+    }
+    async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()> {
+        history::record(self, batch).await
+    }
+    async fn results(
+        &self,
+        service_id: i64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<CheckResult>> {
+        history::results(self, service_id, since, until, limit).await
+    }
+    async fn rollups(
+        &self,
+        service_id: i64,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, Rollup)>> {
+        history::rollups(self, service_id, from_hour, to_hour).await
+    }
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        history::incidents(self, filter).await
+    }
+    async fn prune_history(
+        &self,
+        raw_before_ms: i64,
+        rollups_before_hour: i64,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        history::prune(self, raw_before_ms, rollups_before_hour, limit).await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        accounts::count_users(self).await
+    }
+    async fn create_user(
+        &self,
+        username: &str,
+        hash: &str,
+        role: Role,
+        only_if_none: bool,
+    ) -> StoreResult<User> {
+        accounts::create_user(self, username, hash, role, only_if_none).await
+    }
+    async fn get_user(&self, id: i64) -> StoreResult<StoredUser> {
+        accounts::get_user(self, id).await
+    }
+    async fn find_user(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        accounts::find_user(self, username).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        accounts::list_users(self).await
+    }
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+        keep_session: Option<i64>,
+    ) -> StoreResult<User> {
+        accounts::update_user(self, id, role, password_hash, keep_session).await
+    }
+    async fn delete_user(&self, id: i64) -> StoreResult<()> {
+        accounts::delete_user(self, id).await
+    }
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Session> {
+        accounts::create_session(self, user_id, hash, expires_at).await
+    }
+    async fn find_session(&self, token_hash: &str) -> StoreResult<Option<(Session, User)>> {
+        accounts::find_session(self, token_hash).await
+    }
+    async fn extend_session(
+        &self,
+        id: i64,
+        seen_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        accounts::extend_session(self, id, seen_at, expires_at).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        accounts::delete_session(self, token_hash).await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        scope: Scope,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<ApiToken> {
+        accounts::create_token(self, user_id, name, scope, token_hash, expires_at).await
+    }
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
+        accounts::find_token(self, token_hash).await
+    }
+    async fn touch_token(&self, id: i64, used_at: DateTime<Utc>) -> StoreResult<()> {
+        accounts::touch_token(self, id, used_at).await
+    }
+    async fn list_tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiToken>> {
+        accounts::list_tokens(self, user_id).await
+    }
+    async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()> {
+        accounts::delete_token(self, id, user_id).await
+    }
+    async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        accounts::prune_expired_access(self, now).await
+    }
 }
 
 /// Pool sizes and timeouts; every figure can be changed through the environment (see `config`).
@@ -375,451 +557,6 @@ pub async fn connect_with_retry(
     }
 }
 
-/// Time as the stores keep it: UTC, whole milliseconds, so both dialects round-trip it exactly.
-pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
-    let now = chrono::Utc::now();
-    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern with `ESCAPE '\'`.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// Tags come back from both dialects as a JSON array in text.
-pub(crate) fn decode_tags(json: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(json)
-        .map_err(|err| StoreError::Other(format!("tags column is not a JSON array: {err}")))
-}
-
-/// A tile as both dialects return it, tags as a JSON array in text.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ServiceRow {
-    pub(crate) id: i64,
-    pub(crate) group_id: i64,
-    pub(crate) name: String,
-    pub(crate) url: String,
-    pub(crate) description: String,
-    pub(crate) icon: Option<String>,
-    pub(crate) position: i64,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
-    pub(crate) tags: String,
-    pub(crate) check_spec: Option<String>,
-    pub(crate) state: Option<String>,
-    pub(crate) since: Option<DateTime<Utc>>,
-    pub(crate) last_checked_at: Option<DateTime<Utc>>,
-    pub(crate) last_latency_ms: Option<i32>,
-    pub(crate) last_error: Option<String>,
-}
-
-impl TryFrom<ServiceRow> for Service {
-    type Error = StoreError;
-
-    fn try_from(row: ServiceRow) -> StoreResult<Self> {
-        Ok(Service {
-            id: row.id,
-            group_id: row.group_id,
-            name: row.name,
-            url: row.url,
-            description: row.description,
-            icon: row.icon,
-            tags: decode_tags(&row.tags)?,
-            position: row.position,
-            check: row
-                .check_spec
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|err| {
-                    StoreError::Other(format!("service {}: check_spec is not a check: {err}", row.id))
-                })?,
-            status: ServiceStatus {
-                state: row
-                    .state
-                    .as_deref()
-                    .and_then(ServiceState::parse)
-                    .unwrap_or(ServiceState::Unknown),
-                since: row.since,
-                last_checked_at: row.last_checked_at,
-                last_latency_ms: row.last_latency_ms.and_then(|ms| u32::try_from(ms).ok()),
-                last_error: row.last_error,
-            },
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-pub(crate) fn into_services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
-    rows.into_iter().map(Service::try_from).collect()
-}
-
-/// A user as both dialects return it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
-    pub(crate) id: i64,
-    pub(crate) username: String,
-    pub(crate) password_hash: String,
-    pub(crate) role: String,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<UserRow> for StoredUser {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> StoreResult<Self> {
-        Ok(StoredUser {
-            user: owner(row.id, &row.username, &row.role, row.created_at, row.updated_at)?,
-            password_hash: row.password_hash,
-        })
-    }
-}
-
-/// A token with its owner, as both dialects return it (`u_*` are the owner's columns).
-#[derive(sqlx::FromRow)]
-pub(crate) struct TokenRow {
-    pub(crate) id: i64,
-    pub(crate) user_id: i64,
-    pub(crate) name: String,
-    pub(crate) scope: String,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) last_used_at: Option<DateTime<Utc>>,
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    pub(crate) username: String,
-    pub(crate) role: String,
-    pub(crate) u_created_at: DateTime<Utc>,
-    pub(crate) u_updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<TokenRow> for (ApiToken, User) {
-    type Error = StoreError;
-
-    fn try_from(row: TokenRow) -> StoreResult<Self> {
-        let scope = Scope::parse(&row.scope)
-            .ok_or_else(|| StoreError::Other(format!("token {}: unknown scope {}", row.id, row.scope)))?;
-        let owner = owner(
-            row.user_id,
-            &row.username,
-            &row.role,
-            row.u_created_at,
-            row.u_updated_at,
-        )?;
-        Ok((
-            ApiToken {
-                id: row.id,
-                user_id: row.user_id,
-                username: row.username,
-                name: row.name,
-                scope,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                expires_at: row.expires_at,
-            },
-            owner,
-        ))
-    }
-}
-
-/// The user a session or token belongs to, from the columns joined in.
-fn owner(
-    id: i64,
-    username: &str,
-    role: &str,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> StoreResult<User> {
-    Ok(User {
-        id,
-        username: username.to_owned(),
-        role: Role::parse(role)
-            .ok_or_else(|| StoreError::Other(format!("user {id}: unknown role {role}")))?,
-        created_at,
-        updated_at,
-    })
-}
-
-/// A session with its owner, as both dialects return it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct SessionRow {
-    pub(crate) id: i64,
-    pub(crate) user_id: i64,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) last_seen_at: DateTime<Utc>,
-    pub(crate) expires_at: DateTime<Utc>,
-    pub(crate) username: String,
-    pub(crate) role: String,
-    pub(crate) u_created_at: DateTime<Utc>,
-    pub(crate) u_updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<SessionRow> for (Session, User) {
-    type Error = StoreError;
-
-    fn try_from(row: SessionRow) -> StoreResult<Self> {
-        let owner = owner(
-            row.user_id,
-            &row.username,
-            &row.role,
-            row.u_created_at,
-            row.u_updated_at,
-        )?;
-        Ok((
-            Session {
-                id: row.id,
-                user_id: row.user_id,
-                created_at: row.created_at,
-                last_seen_at: row.last_seen_at,
-                expires_at: row.expires_at,
-            },
-            owner,
-        ))
-    }
-}
-
-pub(crate) fn username_clash(name: &str) -> StoreError {
-    StoreError::Conflict {
-        field: Some("username"),
-        message: format!("a user named `{name}` already exists"),
-    }
-}
-
-pub(crate) fn setup_done() -> StoreError {
-    StoreError::Conflict {
-        field: None,
-        message: "setup is done: a user exists already. Sign in with POST /api/v1/auth/login".into(),
-    }
-}
-
-pub(crate) fn last_admin() -> StoreError {
-    StoreError::Conflict {
-        field: Some("role"),
-        message: "this is the last admin: make another user admin first".into(),
-    }
-}
-
-/// A raw result as both dialects return it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ResultRow {
-    pub(crate) service_id: i64,
-    pub(crate) checked_at: i64,
-    pub(crate) ok: bool,
-    pub(crate) latency_ms: i64,
-    pub(crate) status_code: Option<i64>,
-    pub(crate) error: Option<String>,
-}
-
-impl From<ResultRow> for CheckResult {
-    fn from(row: ResultRow) -> Self {
-        CheckResult {
-            service_id: row.service_id,
-            checked_at: DateTime::from_timestamp_millis(row.checked_at).unwrap_or_default(),
-            ok: row.ok,
-            latency_ms: u32::try_from(row.latency_ms).unwrap_or(u32::MAX),
-            status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
-            error: row.error,
-        }
-    }
-}
-
-/// A rollup row as both dialects return it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct RollupRow {
-    pub(crate) hour: i64,
-    pub(crate) checks: i64,
-    pub(crate) ok_checks: i64,
-    pub(crate) latency_sum: i64,
-    pub(crate) latency_min: i64,
-    pub(crate) latency_max: i64,
-    pub(crate) b0: i64,
-    pub(crate) b1: i64,
-    pub(crate) b2: i64,
-    pub(crate) b3: i64,
-    pub(crate) b4: i64,
-    pub(crate) b5: i64,
-    pub(crate) b6: i64,
-    pub(crate) b7: i64,
-    pub(crate) b8: i64,
-    pub(crate) b9: i64,
-    pub(crate) b10: i64,
-    pub(crate) b11: i64,
-    pub(crate) b12: i64,
-    pub(crate) b13: i64,
-    pub(crate) b14: i64,
-    pub(crate) b15: i64,
-}
-
-impl From<RollupRow> for (i64, Rollup) {
-    fn from(row: RollupRow) -> Self {
-        let buckets = [
-            row.b0, row.b1, row.b2, row.b3, row.b4, row.b5, row.b6, row.b7, row.b8, row.b9, row.b10, row.b11,
-            row.b12, row.b13, row.b14, row.b15,
-        ];
-        let rollup = Rollup {
-            checks: row.checks,
-            ok_checks: row.ok_checks,
-            latency_sum: row.latency_sum,
-            latency_min: row.latency_min,
-            latency_max: row.latency_max,
-            buckets,
-        };
-        (row.hour, rollup)
-    }
-}
-
-/// An incident as both dialects return it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct IncidentRow {
-    pub(crate) id: i64,
-    pub(crate) service_id: i64,
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) ended_at: Option<DateTime<Utc>>,
-    pub(crate) cause: String,
-}
-
-impl From<IncidentRow> for Incident {
-    fn from(row: IncidentRow) -> Self {
-        Incident {
-            id: row.id,
-            service_id: row.service_id,
-            started_at: row.started_at,
-            duration_s: row.ended_at.map(|ended| (ended - row.started_at).num_seconds()),
-            ended_at: row.ended_at,
-            cause: row.cause,
-        }
-    }
-}
-
-/// A batch's results summed per tile and hour, ready to be added to the stored rollups.
-pub(crate) fn batch_rollups(results: &[CheckResult]) -> Vec<(i64, i64, Rollup)> {
-    let mut sums: std::collections::BTreeMap<(i64, i64), Rollup> = std::collections::BTreeMap::new();
-    for result in results {
-        let key = (
-            result.service_id,
-            hour_of_ms(result.checked_at.timestamp_millis()),
-        );
-        sums.entry(key).or_default().add(result.ok, result.latency_ms);
-    }
-    sums.into_iter()
-        .map(|((service_id, hour), rollup)| (service_id, hour, rollup))
-        .collect()
-}
-
-pub(crate) fn service_name_clash(group_id: i64, name: &str) -> StoreError {
-    StoreError::Conflict {
-        field: Some("name"),
-        message: format!("group {group_id} already has a service named `{name}`"),
-    }
-}
-
-pub(crate) fn no_such_group(group_id: i64) -> StoreError {
-    StoreError::Invalid {
-        field: "group_id",
-        message: format!("no group has id {group_id}"),
-    }
-}
-
-pub(crate) fn group_name_clash(name: &str) -> StoreError {
-    StoreError::Conflict {
-        field: Some("name"),
-        message: format!("a group named `{name}` already exists"),
-    }
-}
-
-pub(crate) fn group_not_empty(id: i64, tiles: i64) -> StoreError {
-    StoreError::Conflict {
-        field: None,
-        message: format!(
-            "group {id} still has {tiles} service(s): delete or move them first, \
-             or pass cascade=true to delete them with the group"
-        ),
-    }
-}
-
-/// Cuts a result fetched with one extra row into a page and the cursor of the next one.
-pub(crate) fn page(mut items: Vec<Service>, limit: u32) -> ServicePage {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(cursor::encode(last.id)),
-        _ => None,
-    };
-    ServicePage { items, next_cursor }
-}
-
-/// The last 24 hours of one tile's rollups, as the dashboard needs them.
-#[derive(sqlx::FromRow)]
-pub(crate) struct RecentRollupRow {
-    pub(crate) service_id: i64,
-    pub(crate) hour: i64,
-    pub(crate) checks: i64,
-    pub(crate) ok_checks: i64,
-    pub(crate) latency_sum: i64,
-}
-
-/// The first of the 24 hours the dashboard shows (the current hour is the last).
-pub(crate) fn dashboard_first_hour() -> i64 {
-    hour_of_ms(chrono::Utc::now().timestamp_millis()) - 23
-}
-
-/// Puts tiles (sorted by group, then position) under their groups (sorted by position), each with its
-/// uptime and latency of the 24 hours from `first_hour`.
-pub(crate) fn assemble_dashboard(
-    groups: Vec<Group>,
-    services: Vec<Service>,
-    recent: Vec<RecentRollupRow>,
-    first_hour: i64,
-) -> Dashboard {
-    let mut hours: HashMap<i64, Vec<RecentRollupRow>> = HashMap::new();
-    for row in recent
-        .into_iter()
-        .filter(|row| (first_hour..first_hour + 24).contains(&row.hour))
-    {
-        hours.entry(row.service_id).or_default().push(row);
-    }
-    let mut by_group: HashMap<i64, Vec<DashboardTile>> = HashMap::with_capacity(groups.len());
-    for service in services {
-        let rows = hours.remove(&service.id).unwrap_or_default();
-        let (checks, ok_checks) = rows
-            .iter()
-            .fold((0, 0), |(c, o), row| (c + row.checks, o + row.ok_checks));
-        let mut latency_24h = vec![None; 24];
-        for row in &rows {
-            if row.ok_checks > 0 {
-                latency_24h[(row.hour - first_hour) as usize] =
-                    Some(row.latency_sum as f64 / row.ok_checks as f64);
-            }
-        }
-        let uptime_24h = (checks > 0).then(|| ok_checks as f64 * 100.0 / checks as f64);
-        by_group.entry(service.group_id).or_default().push(DashboardTile {
-            service,
-            uptime_24h,
-            latency_24h,
-        });
-    }
-    Dashboard {
-        groups: groups
-            .into_iter()
-            .map(|group| DashboardGroup {
-                services: by_group.remove(&group.id).unwrap_or_default(),
-                id: group.id,
-                name: group.name,
-                position: group.position,
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -837,10 +574,5 @@ mod tests {
             DatabaseUrl::new("sqlite://data/x.db").redacted(),
             "sqlite://data/x.db"
         );
-    }
-
-    #[test]
-    fn like_patterns_match_literally() {
-        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
 }

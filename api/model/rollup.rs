@@ -33,6 +33,21 @@ pub fn hour_of_ms(unix_ms: i64) -> i64 {
     unix_ms.div_euclid(3_600_000)
 }
 
+/// A batch's results summed per tile and hour, ready to be added to the stored rollups.
+pub fn batch_rollups(results: &[super::CheckResult]) -> Vec<(i64, i64, Rollup)> {
+    let mut sums: std::collections::BTreeMap<(i64, i64), Rollup> = std::collections::BTreeMap::new();
+    for result in results {
+        let key = (
+            result.service_id,
+            hour_of_ms(result.checked_at.timestamp_millis()),
+        );
+        sums.entry(key).or_default().add(result.ok, result.latency_ms);
+    }
+    sums.into_iter()
+        .map(|((service_id, hour), rollup)| (service_id, hour, rollup))
+        .collect()
+}
+
 /// Checks of one tile over some span. Latency figures cover successful checks only: a timeout says
 /// nothing about how fast the service answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,368 @@
+//! Rows as both dialects return them, and their conversion into the model. Column types are the narrowest
+//! that both drivers decode (PostgreSQL's `INTEGER` and `SMALLINT` columns come back as `i32` and `i16`).
+
+use chrono::{DateTime, Utc};
+
+use super::{StoreError, StoreResult};
+use crate::model::{
+    ApiToken, Check, CheckResult, Incident, Role, Rollup, Scope, Service, ServiceState, ServiceStatus,
+    Session, StoredUser, User, WatchedTile,
+};
+
+/// `SELECT` of tiles with their status (`s` and `st`), followed by the rest of the statement given.
+macro_rules! select_services {
+    ($rest:literal) => {
+        concat!(
+            "SELECT s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, \
+             s.updated_at, s.tags, s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, \
+             st.last_error FROM services s LEFT JOIN service_status st ON st.service_id = s.id ",
+            $rest
+        )
+    };
+}
+pub(crate) use select_services;
+
+/// A tile, tags as a JSON array in text.
+#[derive(sqlx::FromRow)]
+pub struct ServiceRow {
+    id: i64,
+    group_id: i64,
+    name: String,
+    url: String,
+    description: String,
+    icon: Option<String>,
+    position: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tags: String,
+    check_spec: Option<String>,
+    state: Option<String>,
+    since: Option<DateTime<Utc>>,
+    last_checked_at: Option<DateTime<Utc>>,
+    last_latency_ms: Option<i32>,
+    last_error: Option<String>,
+}
+
+fn decode_check(id: i64, spec: &str) -> StoreResult<Check> {
+    serde_json::from_str(spec)
+        .map_err(|err| StoreError::Other(format!("service {id}: check_spec is not a check: {err}")))
+}
+
+fn decode_state(state: Option<&str>) -> ServiceState {
+    state
+        .and_then(ServiceState::parse)
+        .unwrap_or(ServiceState::Unknown)
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> StoreResult<Self> {
+        Ok(Service {
+            check: row
+                .check_spec
+                .as_deref()
+                .map(|spec| decode_check(row.id, spec))
+                .transpose()?,
+            tags: serde_json::from_str(&row.tags).map_err(|err| {
+                StoreError::Other(format!("service {}: tags are not a JSON array: {err}", row.id))
+            })?,
+            status: ServiceStatus {
+                state: decode_state(row.state.as_deref()),
+                since: row.since,
+                last_checked_at: row.last_checked_at,
+                last_latency_ms: row.last_latency_ms.and_then(|ms| u32::try_from(ms).ok()),
+                last_error: row.last_error,
+            },
+            id: row.id,
+            group_id: row.group_id,
+            name: row.name,
+            url: row.url,
+            description: row.description,
+            icon: row.icon,
+            position: row.position,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub fn services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
+    rows.into_iter().map(Service::try_from).collect()
+}
+
+/// What the engine reads of a watched tile.
+#[derive(sqlx::FromRow)]
+pub struct WatchedRow {
+    id: i64,
+    url: String,
+    check_spec: String,
+    state: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<WatchedRow> for WatchedTile {
+    type Error = StoreError;
+
+    fn try_from(row: WatchedRow) -> StoreResult<Self> {
+        Ok(WatchedTile {
+            check: decode_check(row.id, &row.check_spec)?,
+            id: row.id,
+            url: row.url,
+            state: decode_state(row.state.as_deref()),
+            since: row.since,
+        })
+    }
+}
+
+/// A user, as the users table holds them.
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    id: i64,
+    username: String,
+    password_hash: String,
+    role: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for StoredUser {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<Self> {
+        Ok(StoredUser {
+            user: owner(row.id, row.username, &row.role, row.created_at, row.updated_at)?,
+            password_hash: row.password_hash,
+        })
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<Self> {
+        StoredUser::try_from(row).map(|stored| stored.user)
+    }
+}
+
+/// The user a session or token belongs to, from the columns joined in.
+fn owner(
+    id: i64,
+    username: String,
+    role: &str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> StoreResult<User> {
+    Ok(User {
+        id,
+        username,
+        role: Role::parse(role)
+            .ok_or_else(|| StoreError::Other(format!("user {id}: unknown role {role}")))?,
+        created_at,
+        updated_at,
+    })
+}
+
+/// A token with its owner (`u_*` are the owner's columns).
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    scope: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    username: String,
+    role: String,
+    u_created_at: DateTime<Utc>,
+    u_updated_at: DateTime<Utc>,
+}
+
+pub const TOKEN_SELECT: &str = "SELECT t.id, t.user_id, t.name, t.scope, t.created_at, t.last_used_at, \
+     t.expires_at, u.username, u.role, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+     FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+impl TryFrom<TokenRow> for (ApiToken, User) {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> StoreResult<Self> {
+        let scope = Scope::parse(&row.scope)
+            .ok_or_else(|| StoreError::Other(format!("token {}: unknown scope {}", row.id, row.scope)))?;
+        let user = owner(
+            row.user_id,
+            row.username.clone(),
+            &row.role,
+            row.u_created_at,
+            row.u_updated_at,
+        )?;
+        let token = ApiToken {
+            id: row.id,
+            user_id: row.user_id,
+            username: row.username,
+            name: row.name,
+            scope,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+        };
+        Ok((token, user))
+    }
+}
+
+/// A session with its owner (`u_*` are the owner's columns).
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    id: i64,
+    user_id: i64,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    username: String,
+    role: String,
+    u_created_at: DateTime<Utc>,
+    u_updated_at: DateTime<Utc>,
+}
+
+pub const SESSION_SELECT: &str = "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, \
+     u.username, u.role, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id";
+
+impl TryFrom<SessionRow> for (Session, User) {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> StoreResult<Self> {
+        let user = owner(
+            row.user_id,
+            row.username,
+            &row.role,
+            row.u_created_at,
+            row.u_updated_at,
+        )?;
+        let session = Session {
+            id: row.id,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+        };
+        Ok((session, user))
+    }
+}
+
+/// A raw check result.
+#[derive(sqlx::FromRow)]
+pub struct ResultRow {
+    service_id: i64,
+    checked_at: i64,
+    ok: bool,
+    latency_ms: i32,
+    status_code: Option<i16>,
+    error: Option<String>,
+}
+
+impl From<ResultRow> for CheckResult {
+    fn from(row: ResultRow) -> Self {
+        CheckResult {
+            service_id: row.service_id,
+            checked_at: DateTime::from_timestamp_millis(row.checked_at).unwrap_or_default(),
+            ok: row.ok,
+            latency_ms: u32::try_from(row.latency_ms).unwrap_or_default(),
+            status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
+            error: row.error,
+        }
+    }
+}
+
+/// The histogram columns of a rollup, in bucket order.
+pub const BUCKET_COLUMNS: &str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15";
+
+/// One tile's rollup of one hour.
+#[derive(sqlx::FromRow)]
+pub struct RollupRow {
+    hour: i64,
+    checks: i64,
+    ok_checks: i64,
+    latency_sum: i64,
+    latency_min: i64,
+    latency_max: i64,
+    b0: i64,
+    b1: i64,
+    b2: i64,
+    b3: i64,
+    b4: i64,
+    b5: i64,
+    b6: i64,
+    b7: i64,
+    b8: i64,
+    b9: i64,
+    b10: i64,
+    b11: i64,
+    b12: i64,
+    b13: i64,
+    b14: i64,
+    b15: i64,
+}
+
+impl From<RollupRow> for (i64, Rollup) {
+    fn from(row: RollupRow) -> Self {
+        let buckets = [
+            row.b0, row.b1, row.b2, row.b3, row.b4, row.b5, row.b6, row.b7, row.b8, row.b9, row.b10, row.b11,
+            row.b12, row.b13, row.b14, row.b15,
+        ];
+        let rollup = Rollup {
+            checks: row.checks,
+            ok_checks: row.ok_checks,
+            latency_sum: row.latency_sum,
+            latency_min: row.latency_min,
+            latency_max: row.latency_max,
+            buckets,
+        };
+        (row.hour, rollup)
+    }
+}
+
+/// The counts of one tile's hour: all that uptime and average latency need.
+#[derive(sqlx::FromRow)]
+pub struct HourCountsRow {
+    service_id: i64,
+    hour: i64,
+    checks: i64,
+    ok_checks: i64,
+    latency_sum: i64,
+}
+
+impl From<HourCountsRow> for (i64, i64, Rollup) {
+    fn from(row: HourCountsRow) -> Self {
+        let rollup = Rollup {
+            checks: row.checks,
+            ok_checks: row.ok_checks,
+            latency_sum: row.latency_sum,
+            ..Rollup::default()
+        };
+        (row.service_id, row.hour, rollup)
+    }
+}
+
+/// An incident.
+#[derive(sqlx::FromRow)]
+pub struct IncidentRow {
+    id: i64,
+    service_id: i64,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    cause: String,
+}
+
+impl From<IncidentRow> for Incident {
+    fn from(row: IncidentRow) -> Self {
+        Incident {
+            id: row.id,
+            service_id: row.service_id,
+            started_at: row.started_at,
+            duration_s: row.ended_at.map(|ended| (ended - row.started_at).num_seconds()),
+            ended_at: row.ended_at,
+            cause: row.cause,
+        }
+    }
+}
