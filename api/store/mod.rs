@@ -231,7 +231,13 @@ impl<B: Backend> Store for B {
         Backend::migrate(self).await
     }
     async fn migration_status(&self) -> StoreResult<MigrationStatus> {
-        Backend::migration_status(self).await
+        let applied: i64 = sql::sql(self.dialect().applied_migrations)
+            .scalar(self.reader()?)
+            .await?;
+        Ok(MigrationStatus {
+            applied: usize::try_from(applied).unwrap_or_default(),
+            expected: self.migrator().iter().count(),
+        })
     }
     async fn close(&self) {
         Backend::close(self).await

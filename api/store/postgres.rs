@@ -19,8 +19,8 @@ use sqlx::{
 };
 
 use super::{
-    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, StoreError, StoreKind, StoreResult,
-    sql::{Backend, Conn, Dialect, SqlError, Tx, sql},
+    ConnectError, DatabaseUrl, PoolConfig, StoreKind, StoreResult,
+    sql::{Backend, Conn, Dialect, SqlError, Tx, migration_failed, sql},
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -34,6 +34,8 @@ const DIALECT: Dialect = Dialect {
                        WHERE s.id = o.id::bigint AND s.position <> o.ordinal - 1",
     advisory_lock: Some("SELECT pg_advisory_xact_lock($1)"),
     lock_group: Some("SELECT id FROM groups WHERE id = $1 FOR NO KEY UPDATE"),
+    applied_migrations: "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0 \
+                         ELSE (SELECT count(*) FROM _sqlx_migrations WHERE success) END",
 };
 
 pub struct PostgresStore {
@@ -117,21 +119,11 @@ impl Backend for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+        MIGRATOR.run(&self.pool).await.map_err(migration_failed)
     }
 
-    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
-        let applied: i64 = sql("SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0 \
-             ELSE (SELECT count(*) FROM _sqlx_migrations WHERE success) END")
-        .scalar(self.reader()?)
-        .await?;
-        Ok(MigrationStatus {
-            applied: usize::try_from(applied).unwrap_or_default(),
-            expected: MIGRATOR.iter().count(),
-        })
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
     }
 
     async fn close(&self) {

@@ -12,7 +12,7 @@ use sqlx::{
     sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow},
 };
 
-use super::{MigrationStatus, StoreError, StoreKind, StoreResult};
+use super::{StoreError, StoreKind, StoreResult};
 
 /// One argument of a statement. NULL is the `None` of each kind.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -313,6 +313,10 @@ fn unavailable_code(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str>
     None
 }
 
+pub fn migration_failed(err: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Other(format!("migration failed: {err}"))
+}
+
 /// A lock a write transaction takes before it checks a rule and acts on it. SQLite needs none (all writes
 /// go through one connection, one at a time); PostgreSQL takes them so the rule holds across connections
 /// and replicas.
@@ -341,6 +345,8 @@ pub struct Dialect {
     pub advisory_lock: Option<&'static str>,
     /// Locks the row of group `$1` until the transaction ends; None where writes are serialized anyway.
     pub lock_group: Option<&'static str>,
+    /// How many migrations have run (0 before the first).
+    pub applied_migrations: &'static str,
 }
 
 impl Dialect {
@@ -368,7 +374,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Proves the database answers a query; callers bound the time it may take.
     async fn ping(&self) -> StoreResult<()>;
     async fn migrate(&self) -> StoreResult<()>;
-    async fn migration_status(&self) -> StoreResult<MigrationStatus>;
+    /// The embedded migrations of this dialect.
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator;
     async fn close(&self);
     /// For reads of one statement.
     fn reader(&self) -> StoreResult<Conn<'_>>;

@@ -6,7 +6,7 @@
 //!   never has to upgrade later), read-only readers, and a check that the file is still the one opened;
 //! - no locks: writes are serialized by the single writer, so the rules need none;
 //! - reordering from a JSON array of ids with `json_each`;
-//! - the migrations folder and how to tell which migrations ran (`sqlite_schema`).
+//! - the migrations folder, and how to tell which migrations ran (`sqlite_schema`).
 
 use std::{path::PathBuf, str::FromStr};
 
@@ -18,8 +18,8 @@ use sqlx::{
 };
 
 use super::{
-    ConnectError, DatabaseUrl, MigrationStatus, PoolConfig, StoreError, StoreKind, StoreResult,
-    sql::{Backend, Conn, Dialect, SqlError, Tx, sql},
+    ConnectError, DatabaseUrl, PoolConfig, StoreError, StoreKind, StoreResult,
+    sql::{Backend, Conn, Dialect, SqlError, Tx, migration_failed, sql},
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -31,6 +31,8 @@ const DIALECT: Dialect = Dialect {
                        WHERE services.id = j.value AND services.position <> j.key",
     advisory_lock: None,
     lock_group: None,
+    applied_migrations: "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = '_sqlx_migrations') \
+                         THEN (SELECT count(*) FROM _sqlx_migrations WHERE success) ELSE 0 END",
 };
 
 pub struct SqliteStore {
@@ -168,23 +170,11 @@ impl Backend for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.writer)
-            .await
-            .map_err(|err| StoreError::Other(format!("migration failed: {err}")))
+        MIGRATOR.run(&self.writer).await.map_err(migration_failed)
     }
 
-    async fn migration_status(&self) -> StoreResult<MigrationStatus> {
-        let applied: i64 = sql(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = '_sqlx_migrations') \
-             THEN (SELECT count(*) FROM _sqlx_migrations WHERE success) ELSE 0 END",
-        )
-        .scalar(self.reader()?)
-        .await?;
-        Ok(MigrationStatus {
-            applied: usize::try_from(applied).unwrap_or_default(),
-            expected: MIGRATOR.iter().count(),
-        })
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
     }
 
     async fn close(&self) {
