@@ -91,8 +91,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// Every setting of the server, grouped by what it concerns.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Where the data lives, and the pools that reach it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Database")]
+pub struct StoreArgs {
     /// Database to use: sqlite://PATH (file created on first run) or postgres://USER:PASSWORD@HOST:PORT/DB
     /// (needs a build with `--features postgres`).
     #[arg(
@@ -104,6 +121,52 @@ pub struct Config {
     )]
     pub database_url: DatabaseUrl,
 
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_CONNECT_TIMEOUT", default_value_t = Span::secs(30))]
+    pub db_connect_timeout: Span,
+
+    /// PostgreSQL: most connections in the pool.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_CONNECTIONS", default_value_t = PoolConfig::DEFAULT.max_connections)]
+    pub db_max_connections: u32,
+
+    /// PostgreSQL: connections kept open while idle.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MIN_CONNECTIONS", default_value_t = PoolConfig::DEFAULT.min_connections)]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL: a connection is replaced after this long.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_LIFETIME", default_value_t = Span(PoolConfig::DEFAULT.max_lifetime))]
+    pub db_max_lifetime: Span,
+
+    /// Both stores: longest wait for a free connection before answering 503.
+    #[arg(long, global = true, env = "HOMEWATCH_DB_ACQUIRE_TIMEOUT", default_value_t = Span(PoolConfig::DEFAULT.acquire_timeout))]
+    pub db_acquire_timeout: Span,
+
+    /// SQLite: read-only connections beside the single writer.
+    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_READERS", default_value_t = PoolConfig::DEFAULT.sqlite_readers)]
+    pub sqlite_readers: u32,
+
+    /// SQLite: how long a statement waits for a lock held by another process.
+    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_BUSY_TIMEOUT", default_value_t = Span(PoolConfig::DEFAULT.sqlite_busy_timeout))]
+    pub sqlite_busy_timeout: Span,
+}
+
+impl StoreArgs {
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            max_connections: self.db_max_connections,
+            min_connections: self.db_min_connections,
+            max_lifetime: self.db_max_lifetime.0,
+            acquire_timeout: self.db_acquire_timeout.0,
+            sqlite_readers: self.sqlite_readers,
+            sqlite_busy_timeout: self.sqlite_busy_timeout.0,
+        }
+    }
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "HTTP")]
+pub struct HttpArgs {
     /// Address and port the HTTP server listens on.
     #[arg(
         long,
@@ -113,23 +176,9 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
-    /// Folder of the web app served at `/`.
-    #[arg(long, global = true, env = "HOMEWATCH_WEB_DIR", default_value = "web")]
-    pub web_dir: PathBuf,
-
-    /// Log lines as human-readable text or as JSON objects.
-    #[arg(
-        long,
-        global = true,
-        env = "HOMEWATCH_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-
-    /// Which logs to show, in tracing's filter syntax (e.g. `info`, `homewatch=debug,sqlx=warn`).
-    #[arg(long, global = true, env = "HOMEWATCH_LOG", default_value = "info")]
-    pub log: String,
+    /// Serve the web app from this folder instead of the copy built into the binary (for working on the page).
+    #[arg(long, global = true, env = "HOMEWATCH_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 
     /// Origins allowed to call the API from a browser (comma-separated, e.g. https://home.example.com);
     /// empty turns CORS off.
@@ -137,91 +186,81 @@ pub struct Config {
     pub cors_origins: Vec<String>,
 
     /// Longest a request may take before it is answered 408 (e.g. 30s, 500ms, 2m).
-    #[arg(long, global = true, env = "HOMEWATCH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long, global = true, env = "HOMEWATCH_REQUEST_TIMEOUT", default_value_t = Span::secs(30))]
+    pub request_timeout: Span,
 
-    /// How long start-up keeps retrying an unreachable database before giving up.
-    #[arg(long, global = true, env = "HOMEWATCH_DB_CONNECT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub db_connect_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
+    #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value_t = Span::secs(10))]
+    pub shutdown_timeout: Span,
+}
 
-    /// PostgreSQL: most connections in the pool.
+/// What the server logs, and how.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// Log lines as human-readable text or as JSON objects.
     #[arg(
-        long,
+        long = "log-format",
         global = true,
-        env = "HOMEWATCH_DB_MAX_CONNECTIONS",
-        default_value_t = 25
+        env = "HOMEWATCH_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
     )]
-    pub db_max_connections: u32,
+    pub format: LogFormat,
 
-    /// PostgreSQL: connections kept open while idle.
-    #[arg(
-        long,
-        global = true,
-        env = "HOMEWATCH_DB_MIN_CONNECTIONS",
-        default_value_t = 5
-    )]
-    pub db_min_connections: u32,
+    /// Which logs to show, in tracing's filter syntax (e.g. `info`, `homewatch=debug,sqlx=warn`).
+    #[arg(long = "log", global = true, env = "HOMEWATCH_LOG", default_value = "info")]
+    pub filter: String,
+}
 
-    /// PostgreSQL: a connection is replaced after this long.
-    #[arg(long, global = true, env = "HOMEWATCH_DB_MAX_LIFETIME", default_value = "5m", value_parser = parse_duration)]
-    pub db_max_lifetime: Duration,
-
-    /// Both stores: longest wait for a free connection before answering 503.
-    #[arg(long, global = true, env = "HOMEWATCH_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub db_acquire_timeout: Duration,
-
-    /// SQLite: read-only connections beside the single writer.
-    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_READERS", default_value_t = 4)]
-    pub sqlite_readers: u32,
-
-    /// SQLite: how long a statement waits for a lock held by another process.
-    #[arg(long, global = true, env = "HOMEWATCH_SQLITE_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub sqlite_busy_timeout: Duration,
-
+/// The monitor engine: how many checks at once, and how long history is kept.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Checks")]
+pub struct EngineArgs {
     /// Checks running at once, at most.
-    #[arg(
-        long,
-        global = true,
-        env = "HOMEWATCH_CHECK_CONCURRENCY",
-        default_value_t = 256
-    )]
-    pub check_concurrency: usize,
+    #[arg(long, global = true, env = "HOMEWATCH_CHECK_CONCURRENCY", default_value_t = EngineConfig::DEFAULT.concurrency,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub check_concurrency: u32,
 
     /// Days raw check results are kept (hourly rollups answer longer windows).
-    #[arg(
-        long,
-        global = true,
-        env = "HOMEWATCH_RETENTION_RAW_DAYS",
-        default_value_t = 7
-    )]
+    #[arg(long, global = true, env = "HOMEWATCH_RETENTION_RAW_DAYS", default_value_t = EngineConfig::DEFAULT.retention_raw_days,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_raw_days: u32,
 
     /// Days hourly rollups are kept.
-    #[arg(
-        long,
-        global = true,
-        env = "HOMEWATCH_RETENTION_ROLLUP_DAYS",
-        default_value_t = 400
-    )]
+    #[arg(long, global = true, env = "HOMEWATCH_RETENTION_ROLLUP_DAYS", default_value_t = EngineConfig::DEFAULT.retention_rollup_days,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_rollup_days: u32,
+}
 
-    /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
-    #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub shutdown_timeout: Duration,
+impl EngineArgs {
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            concurrency: self.check_concurrency,
+            retention_raw_days: self.retention_raw_days,
+            retention_rollup_days: self.retention_rollup_days,
+            ..EngineConfig::DEFAULT
+        }
+    }
+}
 
+/// Who may do what, and how people sign in.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Access")]
+pub struct AccessArgs {
     /// The address people use to reach Homewatch, such as https://home.example.com: an https URL makes the
     /// session cookie Secure, and its origin may make changes with the session cookie.
     #[arg(long, global = true, env = "HOMEWATCH_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
 
     /// Let anonymous visitors read the dashboard and its stats (never change anything).
-    #[arg(long, global = true, env = "HOMEWATCH_PUBLIC_DASHBOARD", default_value = "false",
+    #[arg(long, global = true, env = "HOMEWATCH_PUBLIC_DASHBOARD", default_value_t = AccessConfig::DEFAULT.public_dashboard,
           num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub public_dashboard: bool,
 
     /// Sessions end after this long without use (sliding; e.g. 30d, 12h).
-    #[arg(long, global = true, env = "HOMEWATCH_SESSION_TTL", default_value = "30d", value_parser = parse_duration)]
-    pub session_ttl: Duration,
+    #[arg(long, global = true, env = "HOMEWATCH_SESSION_TTL", default_value_t = Span(AccessConfig::DEFAULT.session_ttl))]
+    pub session_ttl: Span,
 
     /// For unattended installs: create this admin at start when no user exists (with HOMEWATCH_ADMIN_PASSWORD).
     #[arg(
@@ -243,40 +282,25 @@ pub struct Config {
     pub admin_password: Option<Secret>,
 
     /// Behind a reverse proxy: take the client's address (for login limits and logs) from X-Forwarded-For.
-    #[arg(long, global = true, env = "HOMEWATCH_TRUST_PROXY", default_value = "false",
+    #[arg(long, global = true, env = "HOMEWATCH_TRUST_PROXY", default_value_t = AccessConfig::DEFAULT.trust_proxy,
           num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
 }
 
-impl Config {
-    pub fn engine(&self) -> EngineConfig {
-        EngineConfig {
-            concurrency: self.check_concurrency.max(1),
-            retention_raw: Duration::from_secs(u64::from(self.retention_raw_days.max(1)) * 86_400),
-            retention_rollups: Duration::from_secs(u64::from(self.retention_rollup_days.max(1)) * 86_400),
-            ..EngineConfig::default()
-        }
-    }
-
+impl AccessArgs {
     pub fn access(&self) -> AccessConfig {
         AccessConfig {
             public_dashboard: self.public_dashboard,
-            session_ttl: self.session_ttl,
+            session_ttl: self.session_ttl.0,
             public_url: self.public_url.clone(),
             trust_proxy: self.trust_proxy,
-            ..AccessConfig::default()
+            ..AccessConfig::DEFAULT
         }
     }
 
-    pub fn pool(&self) -> PoolConfig {
-        PoolConfig {
-            max_connections: self.db_max_connections,
-            min_connections: self.db_min_connections,
-            max_lifetime: self.db_max_lifetime,
-            acquire_timeout: self.db_acquire_timeout,
-            sqlite_readers: self.sqlite_readers,
-            sqlite_busy_timeout: self.sqlite_busy_timeout,
-        }
+    /// The admin to create at start, when both HOMEWATCH_ADMIN_USER and HOMEWATCH_ADMIN_PASSWORD are set.
+    pub fn admin(&self) -> Option<(&str, &Secret)> {
+        self.admin_user.as_deref().zip(self.admin_password.as_ref())
     }
 }
 
@@ -291,7 +315,10 @@ impl FromStr for DatabaseUrl {
     }
 }
 
-/// Reads `500ms`, `30s`, `5m`, `1h`, `30d`, or a bare number of seconds.
+/// The longest duration any setting takes: beyond it a value is surely a typo.
+pub const LONGEST: Duration = Duration::from_secs(3650 * 86_400);
+
+/// Reads `500ms`, `30s`, `5m`, `1h`, `30d`, or a bare number of seconds, up to ten years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -301,19 +328,56 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: f64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 5m"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
+    let unit_seconds = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
         other => {
             return Err(format!(
                 "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
             ));
         }
     };
-    Ok(Duration::from_secs_f64(seconds))
+    match Duration::try_from_secs_f64(value * unit_seconds) {
+        Ok(duration) if duration <= LONGEST => Ok(duration),
+        _ => Err(format!(
+            "`{text}` is longer than the longest duration accepted, 3650d"
+        )),
+    }
+}
+
+/// A duration setting: parsed by [`parse_duration`], shown the way people write it (`30s`, `5m`, `30d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Span {
+    pub const fn secs(seconds: u64) -> Self {
+        Self(Duration::from_secs(seconds))
+    }
+}
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_duration(text).map(Span)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (seconds, millis) = (self.0.as_secs(), self.0.subsec_millis());
+        match (seconds, millis) {
+            (0, 0) => f.write_str("0s"),
+            (_, 0) if seconds % 86_400 == 0 => write!(f, "{}d", seconds / 86_400),
+            (_, 0) if seconds % 3600 == 0 => write!(f, "{}h", seconds / 3600),
+            (_, 0) if seconds % 60 == 0 => write!(f, "{}m", seconds / 60),
+            (_, 0) => write!(f, "{seconds}s"),
+            _ => write!(f, "{}ms", self.0.as_millis()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -328,38 +392,51 @@ mod tests {
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("5 minutes").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("soon").is_err());
+        assert!(
+            parse_duration("1e400").is_err(),
+            "no panic on a number too big for f64"
+        );
+        assert!(
+            parse_duration("99999999999999999999d")
+                .unwrap_err()
+                .contains("longest")
+        );
+        assert!(parse_duration("3651d").is_err());
+        assert!(parse_duration("3650d").is_ok());
     }
 
     #[test]
-    fn help_documents_every_setting_with_its_env_var() {
+    fn durations_show_as_they_are_written_and_read_back() {
+        for text in ["0s", "500ms", "30s", "5m", "1h", "30d", "90s"] {
+            let span: Span = text.parse().unwrap();
+            let shown = span.to_string();
+            assert_eq!(shown.parse::<Span>().unwrap(), span, "{text} -> {shown}");
+        }
+        assert_eq!(Span::secs(300).to_string(), "5m");
+    }
+
+    /// Every setting is a flag with an environment variable, and the README's configuration table lists it.
+    #[test]
+    fn every_setting_has_an_env_var_and_a_readme_row() {
         use clap::CommandFactory;
-        let help = Cli::command().render_long_help().to_string();
-        for var in [
-            "DATABASE_URL",
-            "HOMEWATCH_LISTEN",
-            "HOMEWATCH_WEB_DIR",
-            "HOMEWATCH_LOG_FORMAT",
-            "HOMEWATCH_CORS_ORIGINS",
-            "HOMEWATCH_REQUEST_TIMEOUT",
-            "HOMEWATCH_DB_CONNECT_TIMEOUT",
-            "HOMEWATCH_DB_MAX_CONNECTIONS",
-            "HOMEWATCH_DB_MIN_CONNECTIONS",
-            "HOMEWATCH_DB_MAX_LIFETIME",
-            "HOMEWATCH_DB_ACQUIRE_TIMEOUT",
-            "HOMEWATCH_SQLITE_READERS",
-            "HOMEWATCH_SQLITE_BUSY_TIMEOUT",
-            "HOMEWATCH_SHUTDOWN_TIMEOUT",
-            "HOMEWATCH_CHECK_CONCURRENCY",
-            "HOMEWATCH_RETENTION_RAW_DAYS",
-            "HOMEWATCH_RETENTION_ROLLUP_DAYS",
-            "HOMEWATCH_PUBLIC_URL",
-            "HOMEWATCH_PUBLIC_DASHBOARD",
-            "HOMEWATCH_SESSION_TTL",
-            "HOMEWATCH_ADMIN_USER",
-            "HOMEWATCH_ADMIN_PASSWORD",
-            "HOMEWATCH_TRUST_PROXY",
-        ] {
-            assert!(help.contains(var), "--help does not mention {var}");
+        let readme = include_str!("../README.md");
+        let command = Cli::command();
+        let settings: Vec<_> = command
+            .get_arguments()
+            .filter(|arg| !matches!(arg.get_id().as_str(), "help" | "version"))
+            .collect();
+        assert!(settings.len() >= 24, "{} settings", settings.len());
+        for arg in settings {
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("--{} has no environment variable", arg.get_id()));
+            let var = env.to_string_lossy();
+            assert!(
+                readme
+                    .lines()
+                    .any(|line| line.starts_with('|') && line.contains(&format!("`{var}`"))),
+                "README.md has no table row for {var}"
+            );
         }
     }
 }

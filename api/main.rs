@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         println!("{}", homewatch::http::spec_json());
         return ExitCode::SUCCESS;
     }
-    init_logging(cli.config.log_format, &cli.config.log);
+    init_logging(cli.config.log.format, &cli.config.log.filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         }
     };
     let config = cli.config;
-    let log_format = config.log_format;
+    let log_format = config.log.format;
     let result = runtime.block_on(async {
         match command {
             Command::Serve | Command::Openapi => server::serve(&config).await,

@@ -131,8 +131,13 @@ impl From<ConnectError> for StartError {
 
 /// Connects (retrying for `db_connect_timeout`) and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    let store =
-        store::connect_with_retry(&config.database_url, &config.pool(), config.db_connect_timeout).await?;
+    let settings = &config.store;
+    let store = store::connect_with_retry(
+        &settings.database_url,
+        &settings.pool(),
+        settings.db_connect_timeout.0,
+    )
+    .await?;
     store
         .migrate()
         .await
@@ -142,9 +147,9 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 
 pub fn http_options(config: &Config) -> HttpOptions {
     HttpOptions {
-        web_dir: config.web_dir.clone(),
-        request_timeout: config.request_timeout,
-        cors_origins: config.cors_origins.clone(),
+        web_dir: config.http.web_dir.clone(),
+        request_timeout: config.http.request_timeout.0,
+        cors_origins: config.http.cors_origins.clone(),
     }
 }
 
@@ -194,17 +199,21 @@ pub async fn start_access(
 /// `homewatch serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
-    let admin = config.admin_user.as_deref().zip(config.admin_password.as_ref());
-    let access = start_access(store.clone(), config.access(), admin).await?;
+    let access = start_access(store.clone(), config.access.access(), config.access.admin()).await?;
     let prober = Prober::new().map_err(StartError::Runtime)?;
-    let engine = Engine::start(store.clone(), Arc::new(prober), config.engine())
+    let engine = Engine::start(store.clone(), Arc::new(prober), config.engine.engine())
         .await
         .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
     let app = http::app(store.clone(), engine.clone(), access, &http_options(config))
         .map_err(StartError::Config)?;
-    let running = start(config.listen, app, shutdown_signal(), config.shutdown_timeout)
-        .await
-        .map_err(|err| StartError::Runtime(err.to_string()))?;
+    let running = start(
+        config.http.listen,
+        app,
+        shutdown_signal(),
+        config.http.shutdown_timeout.0,
+    )
+    .await
+    .map_err(|err| StartError::Runtime(err.to_string()))?;
     tracing::info!(
         "Homewatch {} listening on http://{} (store: {}; API docs at /api/docs)",
         env!("CARGO_PKG_VERSION"),
@@ -237,7 +246,7 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
 /// `homewatch healthcheck`: exit 0 when /healthz answers 200.
 pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), StartError> {
     let url = url.unwrap_or_else(|| {
-        let mut addr = config.listen;
+        let mut addr = config.http.listen;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
@@ -285,7 +294,7 @@ fn read_password(prompt: &str) -> Result<String, StartError> {
 /// `homewatch user add|set-password|list`.
 pub async fn user(config: &Config, action: UserCommand) -> Result<(), StartError> {
     let store = open_store(config).await?;
-    let access = Access::new(store.clone(), config.access());
+    let access = Access::new(store.clone(), config.access.access());
     let result = match action {
         UserCommand::Add { name, admin } => {
             let password = read_password(&format!("Password for {name}: "))?;

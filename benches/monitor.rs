@@ -146,10 +146,11 @@ async fn size_bytes(db: &Database) -> u64 {
 }
 
 async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec<i64> {
-    let mut errors = Vec::new();
-    let check: Check =
-        serde_json::from_value(serde_json::json!({ "kind": "http", "interval_s": 60 })).unwrap();
-    let check = check.normalised(Some(target), &mut errors);
+    let check = Check::from_json(
+        serde_json::json!({ "kind": "http", "interval_s": 60 }),
+        Some(target),
+    )
+    .expect("a valid check");
     let mut ids = Vec::with_capacity(count);
     let mut group = 0;
     for index in 0..count {

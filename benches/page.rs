@@ -42,10 +42,11 @@ fn options() -> Options {
 const ICONS: [&str; 10] = ["🎬", "📺", "🎵", "📷", "🛜", "💾", "🏠", "🔐", "📚", "🧰"];
 
 async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec<i64> {
-    let mut errors = Vec::new();
-    let check: Check =
-        serde_json::from_value(serde_json::json!({ "kind": "http", "interval_s": 60 })).unwrap();
-    let check = check.normalised(Some(target), &mut errors);
+    let check = Check::from_json(
+        serde_json::json!({ "kind": "http", "interval_s": 60 }),
+        Some(target),
+    )
+    .expect("a valid check");
     let per_group = count.div_ceil(10).max(1);
     let mut ids = Vec::with_capacity(count);
     let mut group = 0;
@@ -172,7 +173,9 @@ async fn run(options: Options) {
     let running = serve(&store, &engine, access).await;
     let base = format!("http://{}", running.addr);
 
-    let browser = Browser::launch().await;
+    let browser = Browser::launch()
+        .await
+        .expect("the page benchmark needs Chromium");
     let tiles_shown = format!("document.querySelectorAll('.tile').length === {}", options.tiles);
     let mut first_visits = Vec::new();
     let mut return_visits = Vec::new();
@@ -231,7 +234,7 @@ mod history {
             let statuses = vec![StatusUpdate {
                 service_id: *id,
                 state: ServiceState::Up,
-                since: now - chrono::Duration::hours(3),
+                since: now - homewatch::model::seconds(3 * 3600),
                 last_checked_at: Some(now),
                 last_latency_ms: Some(12),
                 last_error: None,

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Backend, Setup, TestApp, TestDb, read, spawn, spawn_app};
+use common::{App, Backend, TestApp, read, spawn_app};
 use homewatch::{
     auth::{AccessConfig, limiter::LimiterConfig, secret},
     model::Scope,
@@ -181,12 +181,14 @@ enum Kind {
     AdminSession,
 }
 
-/// 401, 403, or allowed (anything else: the request got past access control).
+/// 401, 403, allowed (the request got past access control and was answered), or a server error, which
+/// no caller is ever expected to get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Unauthorized,
     Forbidden,
     Allowed,
+    ServerError,
 }
 
 fn expected(rule: Rule, kind: Kind, public_dashboard: bool) -> Outcome {
@@ -215,8 +217,23 @@ fn outcome(reply: &common::Reply) -> Outcome {
     match reply.status {
         StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
         StatusCode::FORBIDDEN => Outcome::Forbidden,
+        status if status.is_server_error() => Outcome::ServerError,
         _ => Outcome::Allowed,
     }
+}
+
+#[test]
+fn a_server_error_is_never_taken_for_allowed() {
+    let reply = |status: u16| common::Reply {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers: Default::default(),
+        body: Value::Null,
+        text: String::new(),
+    };
+    assert_eq!(outcome(&reply(500)), Outcome::ServerError);
+    assert_eq!(outcome(&reply(503)), Outcome::ServerError);
+    assert_eq!(outcome(&reply(404)), Outcome::Allowed);
+    assert_eq!(outcome(&reply(403)), Outcome::Forbidden);
 }
 
 /// The operations of the committed spec, as (METHOD, path).
@@ -339,7 +356,7 @@ async fn walk(app: &TestApp, public_dashboard: bool) {
             "expired",
             Scope::Write,
             &secret::hash(&expired),
-            Some(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            Some(chrono::Utc::now() - homewatch::model::seconds(60)),
         )
         .await
         .unwrap();
@@ -415,17 +432,13 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says(backend: Back
 }
 
 async fn a_public_dashboard_lets_anonymous_visitors_read_and_nothing_more(backend: Backend) {
-    let app = spawn(
-        TestDb::new(backend).await,
-        Setup {
-            access: AccessConfig {
-                public_dashboard: true,
-                ..AccessConfig::default()
-            },
-            ..Setup::default()
-        },
-    )
-    .await;
+    let app = App::on(backend)
+        .access(AccessConfig {
+            public_dashboard: true,
+            ..AccessConfig::default()
+        })
+        .start()
+        .await;
     walk(&app, true).await;
     let state = call(&app, &As::Nobody, Method::GET, "/api/v1/auth/state", None).await;
     assert_eq!(
@@ -435,14 +448,7 @@ async fn a_public_dashboard_lets_anonymous_visitors_read_and_nothing_more(backen
 }
 
 async fn the_setup_token_is_required_and_works_once(backend: Backend) {
-    let app = spawn(
-        TestDb::new(backend).await,
-        Setup {
-            admin: false,
-            ..Setup::default()
-        },
-    )
-    .await;
+    let app = App::on(backend).without_admin().start().await;
     let token = app
         .access
         .begin_setup()
@@ -584,18 +590,14 @@ async fn sessions_change_at_login_end_at_logout_and_expire(backend: Backend) {
         .problem(401);
 
     // Sessions end after the configured time without use; https deployments get Secure cookies.
-    let short = spawn(
-        TestDb::new(backend).await,
-        Setup {
-            access: AccessConfig {
-                session_ttl: Duration::from_secs(1),
-                public_url: Some("https://home.example.com".parse().unwrap()),
-                ..AccessConfig::default()
-            },
-            ..Setup::default()
-        },
-    )
-    .await;
+    let short = App::on(backend)
+        .access(AccessConfig {
+            session_ttl: Duration::from_secs(1),
+            public_url: Some("https://home.example.com".parse().unwrap()),
+            ..AccessConfig::default()
+        })
+        .start()
+        .await;
     let reply = call(
         &short,
         &As::Nobody,
@@ -680,22 +682,18 @@ async fn cookie_writes_from_another_site_are_refused(backend: Backend) {
 }
 
 async fn login_attempts_back_off_per_address_and_per_name_then_recover(backend: Backend) {
-    let app = spawn(
-        TestDb::new(backend).await,
-        Setup {
-            access: AccessConfig {
-                trust_proxy: true,
-                limiter: LimiterConfig {
-                    free_failures: 3,
-                    first_wait: Duration::from_secs(1),
-                    longest_wait: Duration::from_secs(60),
-                },
-                ..AccessConfig::default()
+    let app = App::on(backend)
+        .access(AccessConfig {
+            trust_proxy: true,
+            limiter: LimiterConfig {
+                free_failures: 3,
+                first_wait: Duration::from_secs(1),
+                longest_wait: Duration::from_secs(60),
             },
-            ..Setup::default()
-        },
-    )
-    .await;
+            ..AccessConfig::default()
+        })
+        .start()
+        .await;
     new_user(&app, "bob", "viewer").await;
     let attempt = |from: &'static str, username: &'static str, password: &'static str| {
         app.anonymous
@@ -750,20 +748,16 @@ async fn login_attempts_back_off_per_address_and_per_name_then_recover(backend: 
 }
 
 async fn a_wrong_name_and_a_wrong_password_look_alike(backend: Backend) {
-    let app = spawn(
-        TestDb::new(backend).await,
-        Setup {
-            access: AccessConfig {
-                limiter: LimiterConfig {
-                    free_failures: 100,
-                    ..LimiterConfig::default()
-                },
-                ..AccessConfig::default()
+    let app = App::on(backend)
+        .access(AccessConfig {
+            limiter: LimiterConfig {
+                free_failures: 100,
+                ..LimiterConfig::default()
             },
-            ..Setup::default()
-        },
-    )
-    .await;
+            ..AccessConfig::default()
+        })
+        .start()
+        .await;
     let mut timings = [Vec::new(), Vec::new()];
     let mut bodies = Vec::new();
     for round in 0..4 {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Backend, TestDb, http_options, spawn_app, spawn_app_on};
+use common::{App, Backend, TestDb, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -579,7 +579,7 @@ async fn data_survives_a_restart(backend: Backend) {
     let before = app.get("/api/v1/dashboard").await.body;
     let db: TestDb = app.stop().await;
 
-    let again = spawn_app_on(db, http_options()).await;
+    let again = App::with_db(db).start().await;
     assert_eq!(again.get("/api/v1/dashboard").await.body, before);
     assert_eq!(
         again.get(&format!("/api/v1/services/{tile}")).await.body["tags"],
@@ -623,6 +623,32 @@ async fn spec_docs_and_web_app_are_served(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    let etag = script.header("etag").expect("files carry an ETag");
+    let by_tag = app
+        .client
+        .get(format!("{}/js/app.js", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_tag.status(), StatusCode::NOT_MODIFIED);
+    let changed = app
+        .client
+        .get(format!("{}/js/app.js", app.base))
+        .header("if-none-match", "\"an-older-copy\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK, "another tag: the file is sent");
+    let posted = app
+        .client
+        .post(format!("{}/js/app.js", app.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.headers()["allow"], "GET, HEAD");
 }
 
 async fn checks_are_validated_and_follow_the_url(backend: Backend) {

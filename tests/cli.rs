@@ -15,11 +15,8 @@ fn homewatch(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("DATABASE_URL")
+        .env_remove("HOMEWATCH_WEB_DIR")
         .env("HOMEWATCH_LISTEN", "127.0.0.1:0")
-        .env(
-            "HOMEWATCH_WEB_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("web"),
-        )
         .env("HOMEWATCH_LOG", "info");
     command
 }
@@ -91,7 +88,10 @@ impl Server {
                 return status;
             }
             assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+            // Wait a little for the exit, collecting what the server logs meanwhile.
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(50)) {
+                self.seen.push(line);
+            }
         }
     }
 }
@@ -339,6 +339,9 @@ fn first_run_creates_the_sqlite_file_under_data_and_stops_on_sigterm() {
         started.elapsed().as_millis()
     );
     assert!(dir.path().join("data/homewatch.db").is_file());
+    let (status, page) = get(&format!("{base}/"));
+    assert_eq!(status, 200, "the page is built into the binary, wherever it runs");
+    assert!(page.contains("<title>Homewatch</title>"), "{page}");
 
     let (status, state) = get(&format!("{base}/api/v1/auth/state"));
     assert_eq!(status, 200);
@@ -455,8 +458,38 @@ fn bad_settings_exit_2_with_a_clear_message() {
         .env("HOMEWATCH_REQUEST_TIMEOUT", "soon")
         .output()
         .unwrap();
-    assert!(!duration.status.success());
+    assert_eq!(duration.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&duration.stderr).contains("not a duration"));
+
+    let huge = homewatch(dir.path())
+        .env("HOMEWATCH_SESSION_TTL", "99999999999999999999d")
+        .output()
+        .unwrap();
+    assert_eq!(huge.status.code(), Some(2), "no panic on a huge duration");
+    assert!(String::from_utf8_lossy(&huge.stderr).contains("longer than the longest duration accepted"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let no_page = homewatch(dir.path())
+        .env("HOMEWATCH_WEB_DIR", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(no_page.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_page.stderr).contains("has no index.html"));
+}
+
+#[test]
+fn web_dir_serves_the_page_from_disk_instead_of_the_built_in_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("page");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<title>Work in progress</title>").unwrap();
+    let mut command = homewatch(dir.path());
+    command.env("HOMEWATCH_WEB_DIR", &web);
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    let (status, page) = get(&format!("{base}/services/3"));
+    assert_eq!((status, page.as_str()), (200, "<title>Work in progress</title>"));
+    server.terminate();
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -63,10 +63,14 @@ fn plain_up_runs_homewatch_on_sqlite_in_a_named_volume() {
         .find(|v| v.ends_with(":/data"))
         .expect("a volume at /data");
     let volume_name = volume.split(':').next().unwrap();
-    assert!(compose["volumes"][volume_name].is_null() || compose["volumes"][volume_name].is_mapping());
     assert!(
         compose["volumes"].as_mapping().unwrap().contains_key(volume_name),
         "named volume declared"
+    );
+    let declared = &compose["volumes"][volume_name];
+    assert!(
+        declared.is_null() || declared.get("external").is_none(),
+        "the volume is Compose's own (declared empty or with options), not an external one: {declared:?}"
     );
 }
 

@@ -51,14 +51,7 @@ impl Probe for Scripted {
 }
 
 fn check(interval_s: u32, retries: u32) -> Check {
-    let mut errors = Vec::new();
-    let check: Check = serde_json::from_value(
-        serde_json::json!({ "kind": "tcp", "interval_s": interval_s, "retries": retries }),
-    )
-    .unwrap();
-    let check = check.normalised(Some("https://nas.lan"), &mut errors);
-    assert!(errors.is_empty(), "{errors:?}");
-    check
+    common::check(serde_json::json!({ "kind": "tcp", "interval_s": interval_s, "retries": retries }))
 }
 
 async fn setup(

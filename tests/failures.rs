@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb, http_options, spawn_app, spawn_app_on};
+use common::{App, Backend, TestDb, http_options, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -56,7 +56,7 @@ async fn postgres_going_down_gives_503_and_recovers() {
     real.set_port(Some(port)).unwrap();
     let _ = real.set_password(Some("never-shown-pw"));
     let proxied = db.with_url(homewatch::store::DatabaseUrl::new(real.to_string()));
-    let app = spawn_app_on(proxied, http_options()).await;
+    let app = App::with_db(proxied).start().await;
     app.group("Before").await;
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 
@@ -114,7 +114,10 @@ async fn slow_requests_get_a_408_problem() {
         request_timeout: Duration::from_millis(300),
         ..http_options()
     };
-    let app = spawn_app_on(TestDb::new(Backend::Sqlite).await, options).await;
+    let app = App::with_db(TestDb::new(Backend::Sqlite).await)
+        .http(options)
+        .start()
+        .await;
     let group = app.group("G").await;
     let tile = app
         .service(
@@ -163,7 +166,10 @@ async fn cors_is_off_unless_origins_are_configured() {
         ],
         ..http_options()
     };
-    let open = spawn_app_on(TestDb::new(Backend::Sqlite).await, options).await;
+    let open = App::with_db(TestDb::new(Backend::Sqlite).await)
+        .http(options)
+        .start()
+        .await;
     let reply = preflight(&open).await.unwrap();
     assert_eq!(
         reply.headers().get("access-control-allow-origin").unwrap(),

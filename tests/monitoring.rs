@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Backend, TestApp, TestDb, http_options, spawn_app, spawn_app_with, switchable_target};
+use common::{App, Backend, TestApp, spawn_app, switchable_target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -101,13 +101,10 @@ async fn a_check_run_on_request_is_stored_by_the_time_it_is_answered(backend: Ba
 
 async fn reads_are_never_older_than_the_events_already_sent(backend: Backend) {
     // Results are stored only every minute here, so everything fresh comes from the engine.
-    let app = spawn_app_with(
-        TestDb::new(backend).await,
-        http_options(),
-        "127.0.0.1:0".parse().unwrap(),
-        Duration::from_secs(60),
-    )
-    .await;
+    let app = App::on(backend)
+        .flush_every(Duration::from_secs(60))
+        .start()
+        .await;
     let (url, _) = switchable_target().await;
     let mut stream = app
         .client

@@ -8,7 +8,8 @@ use common::{Backend, TestDb};
 use homewatch::{
     model::{
         Check, CheckKind, CheckResult, Dashboard, GroupPatch, HistoryBatch, IncidentChange, IncidentFilter,
-        NewGroup, NewService, Rollup, ServiceFilter, ServicePatch, ServiceState, StatusUpdate, hour_of_ms,
+        NewGroup, NewService, Role, Rollup, Scope, ServiceFilter, ServicePatch, ServiceState, StatusUpdate,
+        hour_of_ms,
     },
     monitor::stats::{Window, summarise, window_hours},
     store::{Store, StoreError},
@@ -39,6 +40,14 @@ on_every_store!(
     a_batch_landing_after_a_pause_leaves_the_tile_paused,
     pruning_removes_only_expired_rows,
     dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours,
+    users_are_unique_ignoring_case_and_found_by_name,
+    the_first_admin_is_created_once_even_by_two_setups_at_once,
+    the_last_admin_stays_even_when_two_admins_are_demoted_at_once,
+    the_last_admin_cannot_be_deleted,
+    sessions_are_found_extended_ended_and_pruned,
+    a_new_password_ends_every_other_session,
+    tokens_are_listed_touched_revoked_and_pruned,
+    deleting_a_user_takes_their_sessions_and_tokens,
 );
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
@@ -70,12 +79,7 @@ fn new_service(group_id: i64, name: &str) -> NewService {
 }
 
 fn tcp_check(target: Option<&str>) -> Check {
-    let mut errors = Vec::new();
-    let check: Check =
-        serde_json::from_value(serde_json::json!({ "kind": "tcp", "target": target, "retries": 3 })).unwrap();
-    let check = check.normalised(Some("https://nas.lan"), &mut errors);
-    assert!(errors.is_empty(), "{errors:?}");
-    check
+    common::check(serde_json::json!({ "kind": "tcp", "target": target, "retries": 3 }))
 }
 
 async fn groups_are_created_in_order_and_updated(backend: Backend) {
@@ -849,15 +853,15 @@ async fn history_stats_from_rollups_equal_stats_from_raw_results(backend: Backen
     let window = store
         .results(
             tile,
-            now - chrono::Duration::hours(2),
-            now + chrono::Duration::seconds(1),
+            now - homewatch::model::seconds(2 * 3600),
+            now + homewatch::model::seconds(1),
             500,
         )
         .await
         .unwrap();
     let in_window = results
         .iter()
-        .filter(|r| r.checked_at >= now - chrono::Duration::hours(2))
+        .filter(|r| r.checked_at >= now - homewatch::model::seconds(2 * 3600))
         .count();
     assert_eq!(window.len(), in_window);
     assert!(
@@ -872,7 +876,7 @@ async fn history_stats_from_rollups_equal_stats_from_raw_results(backend: Backen
     );
     assert_eq!(
         store
-            .results(tile, now - chrono::Duration::hours(40), now, 5)
+            .results(tile, now - homewatch::model::seconds(40 * 3600), now, 5)
             .await
             .unwrap()
             .len(),
@@ -937,7 +941,7 @@ async fn history_skips_deleted_tiles_and_keeps_one_open_incident(backend: Backen
     assert_eq!(open_ones.len(), 1, "one open incident per tile: {open_ones:?}");
     assert_eq!((open_ones[0].service_id, open_ones[0].ended_at), (kept, None));
 
-    let later = at + chrono::Duration::seconds(90);
+    let later = at + homewatch::model::seconds(90);
     store
         .record_history(&HistoryBatch {
             incidents: vec![IncidentChange::Close {
@@ -1065,8 +1069,8 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
         store
             .results(
                 tile,
-                at - chrono::Duration::hours(1),
-                at + chrono::Duration::hours(1),
+                at - homewatch::model::seconds(3600),
+                at + homewatch::model::seconds(3600),
                 10
             )
             .await
@@ -1114,7 +1118,7 @@ async fn pruning_removes_only_expired_rows(backend: Backend) {
         .results(
             tile,
             since,
-            chrono::Utc::now() + chrono::Duration::seconds(1),
+            chrono::Utc::now() + homewatch::model::seconds(1),
             100,
         )
         .await
@@ -1179,4 +1183,316 @@ async fn dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours(backend: 
         (silent.uptime_24h, silent.latency_24h.iter().all(Option::is_none)),
         (None, true)
     );
+}
+
+fn in_days(days: i64) -> chrono::DateTime<chrono::Utc> {
+    homewatch::model::now() + homewatch::model::seconds(days * 86_400)
+}
+
+async fn users_are_unique_ignoring_case_and_found_by_name(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store
+        .create_user("Ada", "hash-1", Role::Admin, false)
+        .await
+        .unwrap();
+    assert_eq!((ada.username.as_str(), ada.role), ("Ada", Role::Admin));
+    let clash = store
+        .create_user("ADA", "hash-2", Role::Viewer, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            clash,
+            StoreError::Conflict {
+                field: Some("username"),
+                ..
+            }
+        ),
+        "{clash:?}"
+    );
+    let found = store
+        .find_user("aDa")
+        .await
+        .unwrap()
+        .expect("found ignoring case");
+    assert_eq!(
+        (found.user, found.password_hash.as_str()),
+        (ada.clone(), "hash-1")
+    );
+    assert!(store.find_user("bob").await.unwrap().is_none());
+    assert_eq!(store.get_user(ada.id).await.unwrap().user, ada);
+    assert!(matches!(
+        store.get_user(ada.id + 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    assert_eq!(store.list_users().await.unwrap(), [ada]);
+}
+
+async fn the_first_admin_is_created_once_even_by_two_setups_at_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let setups = (0..4).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .create_user(&format!("first-{n}"), "hash", Role::Admin, true)
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures_util::future::join_all(setups)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().err())
+            .all(|err| matches!(err, StoreError::Conflict { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let late = store
+        .create_user("late", "hash", Role::Admin, true)
+        .await
+        .unwrap_err();
+    assert!(late.to_string().contains("setup is done"), "{late}");
+}
+
+async fn the_last_admin_stays_even_when_two_admins_are_demoted_at_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    for round in 0..5 {
+        let ada = store
+            .create_user(&format!("ada-{round}"), "h", Role::Admin, false)
+            .await
+            .unwrap();
+        let bob = store
+            .create_user(&format!("bob-{round}"), "h", Role::Admin, false)
+            .await
+            .unwrap();
+        if round > 0 {
+            // Only these two are admins this round.
+            for user in store.list_users().await.unwrap() {
+                if user.role == Role::Admin && user.id != ada.id && user.id != bob.id {
+                    store
+                        .update_user(user.id, Some(Role::Viewer), None, None)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let demote = |id: i64| {
+            let store = store.clone();
+            tokio::spawn(async move { store.update_user(id, Some(Role::Viewer), None, None).await })
+        };
+        let (first, second) = tokio::join!(demote(ada.id), demote(bob.id));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(
+            u8::from(first.is_ok()) + u8::from(second.is_ok()),
+            1,
+            "{first:?} {second:?}"
+        );
+        let refused = first.err().or(second.err()).unwrap();
+        assert!(
+            matches!(
+                refused,
+                StoreError::Conflict {
+                    field: Some("role"),
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        let admins = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Admin)
+            .count();
+        assert_eq!(admins, 1, "round {round}");
+    }
+}
+
+async fn the_last_admin_cannot_be_deleted(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store.create_user("ada", "h", Role::Admin, false).await.unwrap();
+    let viewer = store.create_user("vic", "h", Role::Viewer, false).await.unwrap();
+    let refused = store.delete_user(ada.id).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            StoreError::Conflict {
+                field: Some("role"),
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    store.delete_user(viewer.id).await.unwrap();
+    let bob = store.create_user("bob", "h", Role::Admin, false).await.unwrap();
+    store.delete_user(ada.id).await.unwrap();
+    assert_eq!(store.list_users().await.unwrap(), std::slice::from_ref(&bob));
+    assert!(matches!(
+        store.delete_user(ada.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let kept = store
+        .update_user(bob.id, Some(Role::Admin), None, None)
+        .await
+        .unwrap();
+    assert_eq!(kept.role, Role::Admin, "staying admin is no loss");
+}
+
+async fn sessions_are_found_extended_ended_and_pruned(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store.create_user("ada", "h", Role::Admin, false).await.unwrap();
+    let session = store
+        .create_session(ada.id, "session-hash", in_days(30))
+        .await
+        .unwrap();
+    let (found, owner) = store
+        .find_session("session-hash")
+        .await
+        .unwrap()
+        .expect("found by hash");
+    assert_eq!((found.clone(), owner.id), (session.clone(), ada.id));
+    let (seen, until) = (in_days(1), in_days(31));
+    store.extend_session(session.id, seen, until).await.unwrap();
+    let (extended, _) = store.find_session("session-hash").await.unwrap().unwrap();
+    assert_eq!((extended.last_seen_at, extended.expires_at), (seen, until));
+    store.delete_session("session-hash").await.unwrap();
+    assert!(store.find_session("session-hash").await.unwrap().is_none());
+
+    store.create_session(ada.id, "old", in_days(-1)).await.unwrap();
+    store.create_session(ada.id, "live", in_days(1)).await.unwrap();
+    assert_eq!(
+        store.prune_expired_access(homewatch::model::now()).await.unwrap(),
+        1
+    );
+    assert!(store.find_session("old").await.unwrap().is_none());
+    assert!(store.find_session("live").await.unwrap().is_some());
+    let orphan = store
+        .create_session(ada.id + 100, "orphan", in_days(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(orphan, StoreError::NotFound { entity: "user", .. }),
+        "{orphan:?}"
+    );
+}
+
+async fn a_new_password_ends_every_other_session(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store
+        .create_user("ada", "old-hash", Role::Admin, false)
+        .await
+        .unwrap();
+    let kept = store.create_session(ada.id, "kept", in_days(1)).await.unwrap();
+    store.create_session(ada.id, "other", in_days(1)).await.unwrap();
+    store.update_user(ada.id, None, None, None).await.unwrap();
+    assert!(
+        store.find_session("other").await.unwrap().is_some(),
+        "no new password: sessions stay"
+    );
+    store
+        .update_user(ada.id, None, Some("new-hash"), Some(kept.id))
+        .await
+        .unwrap();
+    assert!(store.find_session("kept").await.unwrap().is_some());
+    assert!(store.find_session("other").await.unwrap().is_none());
+    assert_eq!(
+        store.find_user("ada").await.unwrap().unwrap().password_hash,
+        "new-hash"
+    );
+    store
+        .update_user(ada.id, None, Some("newer-hash"), None)
+        .await
+        .unwrap();
+    assert!(
+        store.find_session("kept").await.unwrap().is_none(),
+        "none kept: all end"
+    );
+}
+
+async fn tokens_are_listed_touched_revoked_and_pruned(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store.create_user("ada", "h", Role::Admin, false).await.unwrap();
+    let vic = store.create_user("vic", "h", Role::Viewer, false).await.unwrap();
+    let ci = store
+        .create_token(ada.id, "ci", Scope::Write, "t-ci", None)
+        .await
+        .unwrap();
+    let grafana = store
+        .create_token(vic.id, "grafana", Scope::Read, "t-gr", Some(in_days(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ci.username.as_str(), ci.scope, ci.last_used_at),
+        ("ada", Scope::Write, None)
+    );
+    let (found, owner) = store.find_token("t-gr").await.unwrap().unwrap();
+    assert_eq!((found, owner.username), (grafana.clone(), "vic".to_owned()));
+    let used = homewatch::model::now();
+    store.touch_token(ci.id, used).await.unwrap();
+    assert_eq!(
+        store.find_token("t-ci").await.unwrap().unwrap().0.last_used_at,
+        Some(used)
+    );
+    let everyone: Vec<i64> = store
+        .list_tokens(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(everyone, [grafana.id, ci.id], "newest first");
+    let vics: Vec<i64> = store
+        .list_tokens(Some(vic.id))
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(vics, [grafana.id]);
+    let not_hers = store.delete_token(ci.id, Some(vic.id)).await.unwrap_err();
+    assert!(matches!(not_hers, StoreError::NotFound { .. }), "{not_hers:?}");
+    store.delete_token(grafana.id, Some(vic.id)).await.unwrap();
+    assert!(store.find_token("t-gr").await.unwrap().is_none());
+    store
+        .create_token(vic.id, "expired", Scope::Read, "t-old", Some(in_days(-1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune_expired_access(homewatch::model::now()).await.unwrap(),
+        1
+    );
+    assert!(store.find_token("t-old").await.unwrap().is_none());
+    assert!(
+        store.find_token("t-ci").await.unwrap().is_some(),
+        "tokens without expiry stay"
+    );
+}
+
+async fn deleting_a_user_takes_their_sessions_and_tokens(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    store.create_user("ada", "h", Role::Admin, false).await.unwrap();
+    let vic = store.create_user("vic", "h", Role::Viewer, false).await.unwrap();
+    store
+        .create_session(vic.id, "vic-session", in_days(1))
+        .await
+        .unwrap();
+    store
+        .create_token(vic.id, "vic-token", Scope::Read, "vic-t", None)
+        .await
+        .unwrap();
+    store.delete_user(vic.id).await.unwrap();
+    assert!(store.find_session("vic-session").await.unwrap().is_none());
+    assert!(store.find_token("vic-t").await.unwrap().is_none());
+    assert_eq!(store.count_users().await.unwrap(), 1);
 }

@@ -17,13 +17,17 @@ pub struct LimiterConfig {
     pub longest_wait: Duration,
 }
 
+impl LimiterConfig {
+    pub const DEFAULT: Self = Self {
+        free_failures: 5,
+        first_wait: Duration::from_secs(1),
+        longest_wait: Duration::from_secs(15 * 60),
+    };
+}
+
 impl Default for LimiterConfig {
     fn default() -> Self {
-        Self {
-            free_failures: 5,
-            first_wait: Duration::from_secs(1),
-            longest_wait: Duration::from_secs(15 * 60),
-        }
+        Self::DEFAULT
     }
 }
 

@@ -40,15 +40,20 @@ pub struct AccessConfig {
     pub limiter: LimiterConfig,
 }
 
+impl AccessConfig {
+    /// The defaults, which `config` shows and `--help` documents.
+    pub const DEFAULT: Self = Self {
+        public_dashboard: false,
+        session_ttl: Duration::from_secs(30 * 86_400),
+        public_url: None,
+        trust_proxy: false,
+        limiter: LimiterConfig::DEFAULT,
+    };
+}
+
 impl Default for AccessConfig {
     fn default() -> Self {
-        Self {
-            public_dashboard: false,
-            session_ttl: Duration::from_secs(30 * 86_400),
-            public_url: None,
-            trust_proxy: false,
-            limiter: LimiterConfig::default(),
-        }
+        Self::DEFAULT
     }
 }
 
@@ -196,7 +201,8 @@ impl Access {
     }
 
     fn session_ttl(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.session_ttl).unwrap_or(chrono::Duration::days(30))
+        // The configuration bounds the TTL to ten years, which always converts.
+        chrono::Duration::from_std(self.config.session_ttl).unwrap_or(crate::model::seconds(30 * 86_400))
     }
 
     /// The live session a cookie names, and whether it was just extended (then the cookie is renewed).

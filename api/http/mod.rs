@@ -103,7 +103,8 @@ pub fn spec_json() -> String {
 /// What the HTTP layer needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
-    pub web_dir: PathBuf,
+    /// Serve the page from this folder instead of the built-in copy.
+    pub web_dir: Option<PathBuf>,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
 }
@@ -217,11 +218,15 @@ pub fn app(
     let api = api_service();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let index = options.web_dir.join("index.html");
-    if !index.is_file() {
-        tracing::warn!(web_dir = %options.web_dir.display(), "no index.html in the web folder: the page at / will be missing (set HOMEWATCH_WEB_DIR)");
+    let web_dir = options.web_dir.as_deref();
+    if !web::WebApp::has_index(web_dir) {
+        return Err(format!(
+            "HOMEWATCH_WEB_DIR {} has no index.html: point it at a copy of web/, or unset it to serve the page \
+             built into homewatch",
+            web_dir.map(|dir| dir.display().to_string()).unwrap_or_default()
+        ));
     }
-    let web = Arc::new(web::WebApp::new(&options.web_dir));
+    let web = Arc::new(web::WebApp::new(web_dir));
 
     let routes = Route::new()
         .nest(

@@ -18,7 +18,7 @@ use super::{
     security::{Reader, Writer},
 };
 use crate::{
-    model::{CheckResult, CheckRun, Event, Incident, IncidentFilter, Service},
+    model::{CheckResult, CheckRun, Event, FieldError, Incident, IncidentFilter, Service, seconds},
     monitor::stats::{Stats, Window, summarise, window_hours},
 };
 
@@ -79,10 +79,22 @@ impl MonitoringApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<CheckResult>>, ApiError> {
         store.get_service(id.0).await?;
-        let until = until
-            .0
-            .unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
-        let since = since.0.unwrap_or(until - chrono::Duration::hours(24));
+        let until = until.0.unwrap_or_else(|| Utc::now() + seconds(1));
+        let since = match since.0 {
+            Some(since) => since,
+            None => until.checked_sub_signed(seconds(86_400)).ok_or_else(|| {
+                ApiError::invalid(vec![FieldError::new(
+                    "until",
+                    "is too far in the past to count 24 hours back from; give `since` too",
+                )])
+            })?,
+        };
+        if since > until {
+            return Err(ApiError::invalid(vec![FieldError::new(
+                "since",
+                format!("must not be after `until` ({until})"),
+            )]));
+        }
         Ok(Json(
             store.results(id.0, since, until, limit.0.unwrap_or(100)).await?,
         ))

@@ -338,7 +338,7 @@ mod tests {
         let past = NewToken {
             name: " ".into(),
             scope: Scope::Read,
-            expires_at: Some(Utc::now() - chrono::Duration::minutes(1)),
+            expires_at: Some(Utc::now() - crate::model::seconds(60)),
         };
         let fields: Vec<String> = past
             .validate()

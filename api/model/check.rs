@@ -157,6 +157,16 @@ impl Check {
         Self::resolve_target(self.kind, self.target.as_deref(), service_url)
     }
 
+    /// A check from its JSON form (as the API and config files write it), validated and with its defaults,
+    /// for a tile at `service_url`.
+    pub fn from_json(spec: serde_json::Value, service_url: Option<&str>) -> Result<Check, Vec<FieldError>> {
+        let check: Check =
+            serde_json::from_value(spec).map_err(|err| vec![FieldError::new("check", err.to_string())])?;
+        let mut errors = Vec::new();
+        let check = check.normalised(service_url, &mut errors);
+        if errors.is_empty() { Ok(check) } else { Err(errors) }
+    }
+
     /// Checks the fields for this kind and fills in every default but `target`.
     /// `service_url` is the tile's url when known (a patch may leave it out); every http(s) url implies a
     /// target, so only an explicit target can fail then.

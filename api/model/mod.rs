@@ -520,6 +520,14 @@ pub fn check_spec(check: &Check) -> String {
     serde_json::to_string(check).unwrap_or_default()
 }
 
+/// A span of whole seconds for constants; chrono's `TimeDelta::seconds` panics out of range, this saturates.
+pub const fn seconds(count: i64) -> chrono::TimeDelta {
+    match chrono::TimeDelta::new(count, 0) {
+        Some(span) => span,
+        None => chrono::TimeDelta::MAX,
+    }
+}
+
 /// Time as the stores keep it: UTC, whole milliseconds, so both dialects round-trip it exactly.
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();

@@ -73,23 +73,28 @@ impl Probe for Prober {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Probes running at once, at most.
-    pub concurrency: usize,
+    pub concurrency: u32,
     /// How often found results are written.
     pub flush_interval: Duration,
-    /// Raw results are kept this long.
-    pub retention_raw: Duration,
-    /// Hourly rollups are kept this long.
-    pub retention_rollups: Duration,
+    /// Days raw results are kept.
+    pub retention_raw_days: u32,
+    /// Days hourly rollups are kept.
+    pub retention_rollup_days: u32,
+}
+
+impl EngineConfig {
+    /// The defaults, which `config` shows and `--help` documents.
+    pub const DEFAULT: Self = Self {
+        concurrency: 256,
+        flush_interval: Duration::from_secs(1),
+        retention_raw_days: 7,
+        retention_rollup_days: 400,
+    };
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            concurrency: 256,
-            flush_interval: Duration::from_secs(1),
-            retention_raw: Duration::from_secs(7 * 86_400),
-            retention_rollups: Duration::from_secs(400 * 86_400),
-        }
+        Self::DEFAULT
     }
 }
 
@@ -268,7 +273,7 @@ impl Engine {
         let mut scheduler = Scheduler {
             store: store.clone(),
             probe,
-            semaphore: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            semaphore: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
             commands,
             events,
             watches: HashMap::new(),
@@ -328,6 +333,11 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// How many listeners (event streams) are subscribed now.
+    pub fn listeners(&self) -> usize {
+        self.events.receiver_count()
     }
 
     /// Stops checking; results found so far are written first.
@@ -736,8 +746,9 @@ async fn prune_periodically(store: Arc<dyn Store>, config: EngineConfig) {
     loop {
         every_hour.tick().await;
         let now_ms = Utc::now().timestamp_millis();
-        let raw_before = now_ms - config.retention_raw.as_millis() as i64;
-        let rollups_before = hour_of_ms(now_ms - config.retention_rollups.as_millis() as i64);
+        let day_ms = 86_400_000;
+        let raw_before = now_ms - i64::from(config.retention_raw_days.max(1)) * day_ms;
+        let rollups_before = hour_of_ms(now_ms - i64::from(config.retention_rollup_days.max(1)) * day_ms);
         let mut removed = 0;
         loop {
             match store.prune_history(raw_before, rollups_before, 5_000).await {

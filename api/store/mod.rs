@@ -423,16 +423,21 @@ pub struct PoolConfig {
     pub sqlite_busy_timeout: Duration,
 }
 
+impl PoolConfig {
+    /// The defaults, which `config` shows and `--help` documents.
+    pub const DEFAULT: Self = Self {
+        max_connections: 25,
+        min_connections: 5,
+        max_lifetime: Duration::from_secs(300),
+        acquire_timeout: Duration::from_secs(5),
+        sqlite_readers: 4,
+        sqlite_busy_timeout: Duration::from_secs(5),
+    };
+}
+
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self {
-            max_connections: 25,
-            min_connections: 5,
-            max_lifetime: Duration::from_secs(300),
-            acquire_timeout: Duration::from_secs(5),
-            sqlite_readers: 4,
-            sqlite_busy_timeout: Duration::from_secs(5),
-        }
+        Self::DEFAULT
     }
 }
 

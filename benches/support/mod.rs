@@ -85,7 +85,7 @@ pub async fn token(access: &Access, user: &User, scope: Scope) -> String {
 /// The whole server on a free port, serving the web folder of this checkout.
 pub async fn serve(store: &Arc<dyn Store>, engine: &Engine, access: Arc<Access>) -> Running {
     let options = HttpOptions {
-        web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"),
+        web_dir: None,
         request_timeout: Duration::from_secs(30),
         cors_origins: Vec::new(),
     };

@@ -188,7 +188,7 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub engine: Engine,
     pub access: Arc<Access>,
-    /// The admin `client` acts for, and their write token (None with `Setup { admin: false }`).
+    /// The admin `client` acts for, and their write token (None with `App::without_admin`).
     pub admin: Option<(User, String)>,
     pub db: TestDb,
     running: Option<Running>,
@@ -197,33 +197,45 @@ pub struct TestApp {
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
+/// The page's source folder, for a server told to serve it from disk (HOMEWATCH_WEB_DIR).
 pub fn web_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web")
 }
 
+/// The test server serves the page built into the binary, as a release does.
 pub fn http_options() -> HttpOptions {
     HttpOptions {
-        web_dir: web_dir(),
+        web_dir: None,
         request_timeout: Duration::from_secs(30),
         cors_origins: Vec::new(),
     }
 }
 
-/// How a test's server is set up.
-#[derive(Clone)]
-pub struct Setup {
-    pub http: HttpOptions,
-    pub access: AccessConfig,
-    pub listen: SocketAddr,
-    /// How often the engine stores what it found.
-    pub flush_interval: Duration,
-    /// Create the admin (if missing) and sign `client` in with a write token of theirs.
-    pub admin: bool,
+/// How a test's server is set up; every test server starts here:
+/// `App::on(Backend::Sqlite).access(...).start().await`.
+pub struct App {
+    db: Result<TestDb, Backend>,
+    http: HttpOptions,
+    access: AccessConfig,
+    listen: SocketAddr,
+    flush_interval: Duration,
+    admin: bool,
 }
 
-impl Default for Setup {
-    fn default() -> Self {
+impl App {
+    /// A server on a fresh database of this store.
+    pub fn on(backend: Backend) -> Self {
+        Self::new(Err(backend))
+    }
+
+    /// A server on a database a test already has (a restart, a proxied URL).
+    pub fn with_db(db: TestDb) -> Self {
+        Self::new(Ok(db))
+    }
+
+    fn new(db: Result<TestDb, Backend>) -> Self {
         Self {
+            db,
             http: http_options(),
             access: AccessConfig::default(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -231,103 +243,94 @@ impl Default for Setup {
             admin: true,
         }
     }
-}
 
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn(TestDb::new(backend).await, Setup::default()).await
-}
+    pub fn http(mut self, http: HttpOptions) -> Self {
+        self.http = http;
+        self
+    }
 
-pub async fn spawn_app_on(db: TestDb, options: HttpOptions) -> TestApp {
-    spawn(
-        db,
-        Setup {
-            http: options,
-            ..Setup::default()
-        },
-    )
-    .await
-}
+    pub fn access(mut self, access: AccessConfig) -> Self {
+        self.access = access;
+        self
+    }
 
-/// The server on a given address: a restart on the port an earlier run had, as a browser still knows it.
-pub async fn spawn_app_at(db: TestDb, options: HttpOptions, listen: SocketAddr) -> TestApp {
-    spawn(
-        db,
-        Setup {
-            http: options,
-            listen,
-            ..Setup::default()
-        },
-    )
-    .await
-}
+    /// Listen on this address: a restart on the port an earlier run had, as a browser still knows it.
+    pub fn listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
 
-/// The server whose engine stores what it finds every `flush_interval`.
-pub async fn spawn_app_with(
-    db: TestDb,
-    options: HttpOptions,
-    listen: SocketAddr,
-    flush_interval: Duration,
-) -> TestApp {
-    spawn(
-        db,
-        Setup {
-            http: options,
-            listen,
-            flush_interval,
-            ..Setup::default()
-        },
-    )
-    .await
-}
+    /// How often the engine stores what it found (100 ms unless set).
+    pub fn flush_every(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
 
-pub async fn spawn(db: TestDb, setup: Setup) -> TestApp {
-    let store = db.open().await;
-    let access = Arc::new(Access::new(store.clone(), setup.access.clone()));
-    let admin = match setup.admin {
-        true => Some(sign_in_admin(&store, &access).await),
-        false => None,
-    };
-    let engine = Engine::start(
-        store.clone(),
-        Arc::new(Prober::new().expect("HTTP client and resolver")),
-        EngineConfig {
-            flush_interval: setup.flush_interval,
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .expect("start the engine");
-    let app = http::app(store.clone(), engine.clone(), access.clone(), &setup.http).expect("build the app");
-    let running = server::start(setup.listen, app, std::future::pending(), Duration::from_secs(2))
+    /// No admin and no signed-in `client`: for setup and first-run tests.
+    pub fn without_admin(mut self) -> Self {
+        self.admin = false;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let db = match self.db {
+            Ok(db) => db,
+            Err(backend) => TestDb::new(backend).await,
+        };
+        let store = db.open().await;
+        let access = Arc::new(Access::new(store.clone(), self.access));
+        let admin = match self.admin {
+            true => Some(sign_in_admin(&store, &access).await),
+            false => None,
+        };
+        let engine = Engine::start(
+            store.clone(),
+            Arc::new(Prober::new().expect("HTTP client and resolver")),
+            EngineConfig {
+                flush_interval: self.flush_interval,
+                ..EngineConfig::default()
+            },
+        )
         .await
-        .expect("start the server");
-    let addr = running.addr;
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some((_, token)) = &admin {
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
+        .expect("start the engine");
+        let app =
+            http::app(store.clone(), engine.clone(), access.clone(), &self.http).expect("build the app");
+        let running = server::start(self.listen, app, std::future::pending(), Duration::from_secs(2))
+            .await
+            .expect("start the server");
+        let addr = running.addr;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some((_, token)) = &admin {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            anonymous: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            store,
+            engine,
+            access,
+            admin,
+            db,
+            running: Some(running),
+        }
     }
-    TestApp {
-        addr,
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-        anonymous: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
-        store,
-        engine,
-        access,
-        admin,
-        db,
-        running: Some(running),
-    }
+}
+
+/// The usual test server: a fresh database, an admin, the page built in.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    App::on(backend).start().await
 }
 
 /// The admin (created on first use of the database) and a new write token of theirs.
@@ -536,6 +539,12 @@ impl TcpProxy {
     pub async fn cut(mut self) {
         self.tasks.shutdown().await;
     }
+}
+
+/// A check from its JSON form, validated and with its defaults, for a tile at https://nas.lan.
+pub fn check(spec: Value) -> homewatch::model::Check {
+    homewatch::model::Check::from_json(spec, Some("https://nas.lan"))
+        .unwrap_or_else(|errors| panic!("{errors:?}"))
 }
 
 /// A counter for unique names within one test binary.

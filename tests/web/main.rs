@@ -11,9 +11,7 @@ mod browser;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use browser::{Browser, Page, Screen, js_string};
-use common::{
-    Backend, Setup, TestApp, TestDb, http_options, spawn, spawn_app, spawn_app_at, switchable_target,
-};
+use common::{App, Backend, TestApp, spawn_app, switchable_target};
 use homewatch::auth::AccessConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -28,10 +26,10 @@ async fn signed_in(app: &TestApp, browser: &Browser, path: &str, screen: Screen)
     page
 }
 
-async fn start() -> (TestApp, Browser) {
-    let app = spawn_app(Backend::Sqlite).await;
-    let browser = Browser::launch().await;
-    (app, browser)
+/// A server and a browser, or None when no browser is installed (the test then reports it and ends).
+async fn start() -> Option<(TestApp, Browser)> {
+    let browser = Browser::launch().await?;
+    Some((spawn_app(Backend::Sqlite).await, browser))
 }
 
 /// The ids of each group's tiles, groups in page order, as the API has them.
@@ -119,7 +117,9 @@ async fn badge_is(page: &Page, id: i64, state: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_builds_a_dashboard_through_the_page() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (target, _) = switchable_target().await;
     let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
 
@@ -217,7 +217,9 @@ async fn a_newcomer_builds_a_dashboard_through_the_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_show_next_to_their_field_and_nothing_is_lost() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let group = app.group("Storage").await;
     let nas = app
         .service(group, "NAS", json!({ "url": "https://nas.lan" }))
@@ -288,7 +290,9 @@ async fn server_errors_show_next_to_their_field_and_nothing_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_and_groups_reorder_by_dragging_and_from_the_keyboard() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let first = app.group("First").await;
     let second = app.group("Second").await;
     let t1 = app.service(first, "One", json!({})).await;
@@ -347,7 +351,9 @@ async fn tiles_and_groups_reorder_by_dragging_and_from_the_keyboard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_asks_for_confirmation_first() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let home = app.group("Home").await;
     let keep = app.group("Keep").await;
     let printer = app.service(home, "Printer", json!({})).await;
@@ -400,7 +406,9 @@ async fn deleting_asks_for_confirmation_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slash_searches_tiles_and_enter_opens_the_first_match() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (target, _) = switchable_target().await;
     let media = app.group("Media").await;
     let network = app.group("Network").await;
@@ -470,7 +478,9 @@ async fn slash_searches_tiles_and_enter_opens_the_first_match() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_page_charts_history_and_follows_state_changes_live() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (target, status) = switchable_target().await;
     let id = watched_tile(&app, "Watched", &target).await;
     let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
@@ -567,7 +577,9 @@ async fn the_service_page_charts_history_and_follows_state_changes_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn times_are_shown_in_the_viewers_time_zone() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (target, _) = switchable_target().await;
     let group = app.group("Clock").await;
     let id = app
@@ -598,7 +610,7 @@ async fn times_are_shown_in_the_viewers_time_zone() {
     .await;
     let shown = page.text(&selector).await;
     // Kathmandu is UTC+05:45: minutes differ from UTC, so a UTC rendering cannot pass by chance.
-    let local = checked_at + chrono::Duration::minutes(5 * 60 + 45);
+    let local = checked_at + homewatch::model::seconds((5 * 60 + 45) * 60);
     let expected = local.format("%H:%M:%S").to_string();
     assert!(
         shown.contains(&expected),
@@ -609,7 +621,9 @@ async fn times_are_shown_in_the_viewers_time_zone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_from_the_api_are_shown_as_text_never_as_html() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let group = app.group("<b>Bold</b> group").await;
     let name = "<img src=x onerror=\"window.injected=1\">";
     let id = app
@@ -636,7 +650,9 @@ async fn names_from_the_api_are_shown_as_text_never_as_html() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let group = app.group("Home").await;
     app.service(group, "Wiki", json!({})).await;
     let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
@@ -658,7 +674,7 @@ async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
     assert_eq!(page.text("#connection").await, "Offline");
     assert_eq!(page.count(".tile").await, 1, "what was shown stays shown");
 
-    let app = spawn_app_at(db, http_options(), addr).await;
+    let app = App::with_db(db).listen(addr).start().await;
     page.wait_for(
         "document.querySelector('#banner').hidden && document.querySelector('#connection').dataset.mode === 'live'",
         "the page to reconnect",
@@ -673,7 +689,9 @@ async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
 /// so an eighth tab still loads, and every tab still hears every change, also after the leading tab closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_tabs_share_one_event_stream() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (target, status) = switchable_target().await;
     let id = watched_tile(&app, "Home", &target).await;
     let mut tabs = Vec::new();
@@ -689,6 +707,7 @@ async fn eight_tabs_share_one_event_stream() {
         )
         .await;
     }
+    assert_eq!(app.engine.listeners(), 1, "eight live tabs hold one event stream");
 
     status.store(500, Ordering::SeqCst);
     app.post(&format!("/api/v1/services/{id}/check"), json!({})).await;
@@ -720,12 +739,23 @@ async fn eight_tabs_share_one_event_stream() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // The closed leader's stream ends with its tab; the new leader's is the only one.
+    while app.engine.listeners() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} streams open after the leader closed",
+            app.engine.listeners()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn theme_choice_collapsed_groups_and_keyboard_reach() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let group = app.group("Home").await;
     app.service(group, "Wiki", json!({})).await;
     let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
@@ -837,7 +867,9 @@ const CONTRAST: &str = r#"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_light_and_dark_on_desktop_and_phone() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let (up_url, _) = switchable_target().await;
     let (down_url, down) = switchable_target().await;
     down.store(503, Ordering::SeqCst);
@@ -985,16 +1017,11 @@ async fn sign_in_through_the_page(page: &Page, username: &str, password: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_admin_is_created_in_the_page_then_signs_out_and_in() {
-    let app = spawn(
-        TestDb::new(Backend::Sqlite).await,
-        Setup {
-            admin: false,
-            ..Setup::default()
-        },
-    )
-    .await;
+    let app = App::on(Backend::Sqlite).without_admin().start().await;
     let token = app.access.begin_setup().await.unwrap().expect("a setup token");
-    let browser = Browser::launch().await;
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
     let page = browser.open(&app.base, Screen::DESKTOP).await;
     page.wait_visible(".setup-form").await;
     assert!(
@@ -1056,7 +1083,9 @@ async fn the_first_admin_is_created_in_the_page_then_signs_out_and_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_reads_everything_changes_nothing_and_manages_read_tokens() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let group = app.group("Media").await;
     let tile = app.service(group, "Jellyfin", json!({})).await;
     let created = app
@@ -1145,7 +1174,9 @@ async fn a_viewer_reads_everything_changes_nothing_and_manages_read_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_adds_promotes_and_deletes_users_in_settings() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let page = signed_in(&app, &browser, "/settings", Screen::DESKTOP).await;
     page.wait_visible(".user-form").await;
     page.wait_for(
@@ -1204,20 +1235,18 @@ async fn an_admin_adds_promotes_and_deletes_users_in_settings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_dashboard_is_read_without_signing_in() {
-    let app = spawn(
-        TestDb::new(Backend::Sqlite).await,
-        Setup {
-            access: AccessConfig {
-                public_dashboard: true,
-                ..AccessConfig::default()
-            },
-            ..Setup::default()
-        },
-    )
-    .await;
+    let app = App::on(Backend::Sqlite)
+        .access(AccessConfig {
+            public_dashboard: true,
+            ..AccessConfig::default()
+        })
+        .start()
+        .await;
     let group = app.group("Public").await;
     let status_tile = app.service(group, "Status", json!({})).await;
-    let browser = Browser::launch().await;
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
     let page = browser.open(&app.base, Screen::DESKTOP).await;
     page.wait_visible(".tile").await;
     assert_eq!(page.count("#add-tile, #edit-toggle").await, 0);
@@ -1238,7 +1267,9 @@ async fn a_public_dashboard_is_read_without_signing_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_docs_render_under_their_own_content_security_policy() {
-    let (app, browser) = start().await;
+    let Some((app, browser)) = start().await else {
+        return;
+    };
     let page = signed_in(&app, &browser, "/api/docs", Screen::DESKTOP).await;
     page.wait_for(
         "document.querySelectorAll('.opblock').length > 20",
