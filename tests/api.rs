@@ -23,6 +23,9 @@ on_every_store!(
     data_survives_a_restart,
     spec_docs_and_web_app_are_served,
     checks_are_validated_and_follow_the_url,
+    a_method_a_path_does_not_take_is_405_with_allow_and_honest_encoding,
+    dates_at_the_edges_of_time_are_answered_not_panicked_on,
+    bodies_are_read_as_their_json_schema_says,
 );
 
 async fn groups_round_trip(backend: Backend) {
@@ -174,7 +177,7 @@ async fn services_round_trip_with_location_and_normalised_fields(backend: Backen
         .post(
             "/api/v1/services",
             json!({
-                "group_id": group, "name": "Jellyfin", "url": " https://jellyfin.lan:8096/web ",
+                "group_id": group, "name": " Jellyfin ", "url": "https://jellyfin.lan:8096/web",
                 "description": "Films", "icon": "🎬", "tags": ["Media", "media", " Video "]
             }),
         )
@@ -186,6 +189,7 @@ async fn services_round_trip_with_location_and_normalised_fields(backend: Backen
         Some(format!("/api/v1/services/{id}").as_str())
     );
     assert_eq!(created.body["url"], "https://jellyfin.lan:8096/web");
+    assert_eq!(created.body["name"], "Jellyfin", "names are stored trimmed");
     assert_eq!(created.body["tags"], json!(["media", "video"]));
     assert_eq!(created.body["group_id"], group);
     assert_eq!(
@@ -264,7 +268,14 @@ async fn service_bodies_name_every_bad_field(backend: Backend) {
             json!({ "group_id": 999_999, "name": "n", "url": "https://a.lan" }),
         )
         .await;
-    assert_eq!(no_group.invalid_fields(), ["group_id"]);
+    assert!(
+        no_group.problem(404)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("group 999999 does not exist"),
+        "{}",
+        no_group.text
+    );
     let wrong_type = app
         .post(
             "/api/v1/services",
@@ -408,7 +419,11 @@ async fn groups_and_services_reorder(backend: Backend) {
     assert_eq!(app.get("/api/v1/groups").await.body[0]["id"], b);
 
     let missing = app.put("/api/v1/groups/order", json!({ "ids": [b] })).await;
-    assert_eq!(missing.invalid_fields(), ["ids"]);
+    assert_eq!(
+        missing.problem(409)["errors"][0]["field"],
+        "ids",
+        "an order that does not match the groups as they are conflicts with them"
+    );
     assert!(
         missing.body["errors"][0]["message"]
             .as_str()
@@ -446,8 +461,8 @@ async fn groups_and_services_reorder(backend: Backend) {
             json!({ "ids": [x] })
         )
         .await
-        .invalid_fields(),
-        ["ids"]
+        .problem(409)["errors"][0]["field"],
+        "ids"
     );
 }
 
@@ -688,7 +703,7 @@ async fn checks_are_validated_and_follow_the_url(backend: Backend) {
         .await;
     assert_eq!(
         bad.invalid_fields(),
-        ["check.interval_s", "check.method", "check.target"]
+        ["check.method", "check.interval_s", "check.target"]
     );
     let unknown_kind = app
         .post(
@@ -716,11 +731,134 @@ async fn checks_are_validated_and_follow_the_url(backend: Backend) {
             json!({ "check": { "kind": "dns", "record_type": "a" } }),
         )
         .await;
+    assert_eq!(
+        on.invalid_fields(),
+        ["check.record_type"],
+        "record types are written as the spec lists them"
+    );
+    let on = app
+        .patch(
+            &format!("/api/v1/services/{id}"),
+            json!({ "check": { "kind": "dns", "record_type": "A" } }),
+        )
+        .await;
     assert_eq!(on.status, StatusCode::OK, "{}", on.text);
     assert_eq!(on.body["check"]["record_type"], "A");
+    assert!(
+        on.body["check"].get("method").is_none(),
+        "http fields are not shown on a dns check: {}",
+        on.body["check"]
+    );
+}
+
+async fn a_method_a_path_does_not_take_is_405_with_allow_and_honest_encoding(backend: Backend) {
+    use std::io::Read;
+    let app = spawn_app(backend).await;
+    for (method, path, allow) in [
+        (Method::POST, "/api/v1/dashboard", "GET, HEAD"),
+        (Method::DELETE, "/api/v1/groups", "GET, POST, HEAD"),
+        (Method::PUT, "/api/v1/services/7", "GET, PATCH, DELETE, HEAD"),
+        (Method::POST, "/groups", "GET, HEAD"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let headers = response.headers().clone();
+        let mut allowed: Vec<&str> = headers["allow"].to_str().unwrap().split(", ").collect();
+        allowed.sort();
+        let mut expected: Vec<&str> = allow.split(", ").collect();
+        expected.sort();
+        assert_eq!(allowed, expected, "{method} {path}");
+        // The body is what its headers say: gzip only when labelled so, and a problem either way.
+        let bytes = response.bytes().await.unwrap();
+        let text = match headers.get("content-encoding").map(|v| v.to_str().unwrap()) {
+            Some("gzip") => {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&bytes[..])
+                    .read_to_string(&mut text)
+                    .expect("a gzip body");
+                text
+            }
+            None => String::from_utf8(bytes.to_vec()).unwrap(),
+            Some(other) => panic!("{method} {path}: unexpected encoding {other}"),
+        };
+        let problem: Value =
+            serde_json::from_str(&text).unwrap_or_else(|err| panic!("{method} {path}: {err}: {text:?}"));
+        assert_eq!(problem["status"], 405, "{method} {path}");
+    }
+}
+
+async fn dates_at_the_edges_of_time_are_answered_not_panicked_on(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let group = app.group("G").await;
+    let tile = app.service(group, "T", json!({})).await;
+    for query in [
+        "until=-262143-01-01T00:00:00Z",
+        "until=%2B262142-12-31T23:59:59Z",
+        "since=-262143-01-01T00:00:00Z",
+        "until=0001-01-01T00:00:00Z",
+        "since=9999-01-01T00:00:00Z&until=0001-01-01T00:00:00Z",
+    ] {
+        let reply = app.get(&format!("/api/v1/services/{tile}/results?{query}")).await;
+        assert!(
+            reply.status == StatusCode::OK || reply.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {} {}",
+            reply.status,
+            reply.text
+        );
+        if reply.status == StatusCode::OK {
+            assert_eq!(reply.body, json!([]), "{query}");
+        } else {
+            let fields = reply.invalid_fields();
+            assert!(fields == ["until"] || fields == ["since"], "{query}: {fields:?}");
+        }
+    }
+    let far = app
+        .get(&format!(
+            "/api/v1/services/{tile}/results?until=-262143-01-01T00:00:00Z"
+        ))
+        .await;
     assert_eq!(
-        on.body["check"]["method"],
-        Value::Null,
-        "http fields are not shown on a dns check"
+        far.invalid_fields(),
+        ["until"],
+        "a moment no 24 hours can be counted back from"
+    );
+}
+
+async fn bodies_are_read_as_their_json_schema_says(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.group("A").await;
+    let b = app.group("B").await;
+    // JSON Schema counts 2.0 as an integer.
+    let reordered = app
+        .put("/api/v1/groups/order", json!({ "ids": [b as f64, a as f64] }))
+        .await;
+    assert_eq!(reordered.status, StatusCode::OK, "{}", reordered.text);
+    // An object is never given as an array of its fields.
+    let positional = app
+        .patch(&format!("/api/v1/groups/{a}"), json!(["renamed"]))
+        .await;
+    assert_eq!(positional.invalid_fields(), ["(body)"]);
+    let positional_check = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": a, "name": "N", "url": "https://n.lan", "check": ["tcp"] }),
+        )
+        .await;
+    assert_eq!(positional_check.invalid_fields(), ["check"]);
+    assert_eq!(
+        app.get(&format!("/api/v1/groups/{a}")).await.body["name"],
+        "A",
+        "nothing changed"
     );
 }

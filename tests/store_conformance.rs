@@ -293,13 +293,7 @@ async fn moving_a_service_puts_it_last_in_its_new_group(backend: Backend) {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            nowhere,
-            StoreError::Invalid {
-                field: "group_id",
-                ..
-            }
-        ),
+        matches!(nowhere, StoreError::NotFound { entity: "group", .. }),
         "{nowhere:?}"
     );
 }
@@ -360,13 +354,7 @@ async fn services_need_an_existing_group(backend: Backend) {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            StoreError::Invalid {
-                field: "group_id",
-                ..
-            }
-        ),
+        matches!(err, StoreError::NotFound { entity: "group", .. }),
         "{err:?}"
     );
 }
@@ -526,7 +514,13 @@ async fn groups_reorder_only_with_every_id_once(backend: Backend) {
     for bad in [vec![c, a], vec![c, a, b, 999], vec![c, a, a, b]] {
         let err = store.reorder_groups(&bad).await.unwrap_err();
         assert!(
-            matches!(err, StoreError::Invalid { field: "ids", .. }),
+            matches!(
+                err,
+                StoreError::Conflict {
+                    field: Some("ids"),
+                    ..
+                }
+            ),
             "{bad:?}: {err:?}"
         );
     }
@@ -549,7 +543,13 @@ async fn services_reorder_within_their_group(backend: Backend) {
     );
     let err = store.reorder_services(group, &[y, x, foreign]).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::Invalid { field: "ids", .. }),
+        matches!(
+            err,
+            StoreError::Conflict {
+                field: Some("ids"),
+                ..
+            }
+        ),
         "a tile of another group: {err:?}"
     );
     let missing = store.reorder_services(123_456, &[]).await.unwrap_err();

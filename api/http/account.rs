@@ -59,10 +59,17 @@ impl From<AccessError> for ApiError {
             AccessError::BadSetupToken => ApiError::forbidden(format!(
                 "{err}: look for `setup token` in the server's log (it changes at every start until setup is done)"
             )),
-            AccessError::WrongPassword => ApiError::invalid(vec![crate::model::FieldError::new(
-                "current_password",
-                "is not your current password",
-            )]),
+            // Not a malformed request: a refusal, like a wrong password at login.
+            AccessError::WrongPassword => ApiError::Forbidden(super::problem::ProblemJson(
+                super::problem::Problem::new(
+                    poem::http::StatusCode::FORBIDDEN,
+                    "the current password is wrong; nothing was changed",
+                )
+                .with_errors(vec![crate::model::FieldError::new(
+                    "current_password",
+                    "is not your current password",
+                )]),
+            )),
             AccessError::ViewerWriteToken => ApiError::forbidden(err.to_string()),
         }
     }
@@ -140,17 +147,17 @@ impl AccountApi {
 
     /// Who is calling: the user, and whether through a session or an API token (with its scope).
     #[oai(path = "/auth/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, caller: SignedIn) -> Json<Me> {
+    async fn me(&self, caller: SignedIn) -> Result<Json<Me>, ApiError> {
         let principal = caller.0;
         let (via, scope) = match principal.via {
             super::security::Via::Session { .. } => (AuthMethod::Session, None),
             super::security::Via::Token { scope, .. } => (AuthMethod::Token, Some(scope)),
         };
-        Json(Me {
+        Ok(Json(Me {
             user: principal.user,
             via,
             scope,
-        })
+        }))
     }
 
     /// Change one's own password; the current one is required. Every other session of the user ends.

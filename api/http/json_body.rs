@@ -9,6 +9,7 @@ use poem_openapi::{
     types::Type,
 };
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::problem::ApiError;
 use crate::model::{FieldError, Validate};
@@ -50,19 +51,51 @@ pub async fn parse_json<T: DeserializeOwned + Validate>(
             "the request body is empty; send a JSON object",
         ));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let mut value: Value = serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::bad_request(format!("the request body is not valid JSON: {err}")))?;
+    as_json_schema_reads_it(&mut value)?;
+    let typed: T = serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::invalid(vec![field_error(&path, &inner)]),
-            _ => ApiError::bad_request(format!("the request body is not valid JSON: {inner}")),
-        }
+        ApiError::invalid(vec![field_error(&path, &err.into_inner())])
     })?;
-    deserializer
-        .end()
-        .map_err(|err| ApiError::bad_request(format!("unexpected text after the JSON value: {err}")))?;
-    Ok(value.validate()?)
+    Ok(typed.validate()?)
+}
+
+/// Brings a body to what its JSON Schema means, where serde reads JSON differently: an object is never
+/// given as an array of its fields (serde would accept `[null, null]` for a struct), and a whole number
+/// written with a fraction (`3.0`) is an integer, as JSON Schema counts it.
+fn as_json_schema_reads_it(value: &mut Value) -> Result<(), ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "(body)",
+            "must be a JSON object",
+        )]));
+    }
+    if value.get("check").is_some_and(Value::is_array) {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "check",
+            "must be a JSON object or null",
+        )]));
+    }
+    whole_numbers_as_integers(value);
+    Ok(())
+}
+
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| !number.is_i64() && !number.is_u64())
+                && float.fract() == 0.0
+                && (-9_007_199_254_740_992.0..=9_007_199_254_740_992.0).contains(&float)
+            {
+                // Exact: every whole number of this size is an f64 without rounding.
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// serde says `missing field `x`` at the parent's path; name the field itself instead.

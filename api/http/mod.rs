@@ -27,6 +27,7 @@ pub mod monitoring;
 pub mod problem;
 pub mod security;
 pub mod services;
+pub mod spec;
 pub mod tokens;
 pub mod tower_compat;
 pub mod users;
@@ -95,10 +96,33 @@ pub fn api_service() -> OpenApiService<Api, ()> {
     .server(API_PREFIX)
 }
 
-/// The OpenAPI document, as committed in `openapi.json`.
+/// The OpenAPI document, as served at /api/openapi.json and committed in `openapi.json`.
 pub fn spec_json() -> String {
-    api_service().spec()
+    let document = spec::document(&api_service().spec());
+    serde_json::to_string_pretty(&document).unwrap_or_default()
 }
+
+/// Swagger UI at /api/docs, showing the same document as /api/openapi.json.
+fn docs_page(api: &OpenApiService<Api, ()>, document: &str) -> String {
+    api.swagger_ui_html().replacen(&api.spec(), document, 1)
+}
+
+/// The document as a response; it never changes while the server runs.
+#[handler]
+fn openapi_json(document: Data<&Arc<String>>) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(document.0.as_str().to_owned())
+}
+
+#[handler]
+fn docs_html(page: Data<&Arc<DocsPage>>) -> Response {
+    Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .body(page.0.0.clone())
+}
+
+struct DocsPage(String);
 
 /// What the HTTP layer needs from the configuration.
 #[derive(Debug, Clone)]
@@ -114,8 +138,96 @@ fn api_not_found() -> Response {
     Problem::new(StatusCode::NOT_FOUND, problem::NO_SUCH_ENDPOINT).into_response_with_status()
 }
 
-/// Logs every request (method, path, status, latency, request id), and gives bodiless error responses
-/// (from routing or the timeout layer) the problem shape every other error has.
+/// The methods each path answers, for the `Allow` header of a 405: the API's from its document, and GET
+/// (with HEAD) everywhere else.
+struct AllowedMethods {
+    /// Path templates split into segments (`{id}` matches any one), with their methods.
+    api: Vec<(Vec<String>, String)>,
+}
+
+impl AllowedMethods {
+    fn from_document(document: &serde_json::Value) -> Self {
+        let paths = document.get("paths").and_then(serde_json::Value::as_object);
+        let api = paths
+            .into_iter()
+            .flatten()
+            .map(|(path, operations)| {
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(method, _)| method.to_uppercase())
+                    .collect();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                let template = format!("{API_PREFIX}{path}");
+                (
+                    template.split('/').map(str::to_owned).collect(),
+                    methods.join(", "),
+                )
+            })
+            .collect();
+        Self { api }
+    }
+
+    fn for_path(&self, path: &str) -> String {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.api
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(part, segment)| part.starts_with('{') || part == segment)
+            })
+            .map_or_else(|| "GET, HEAD".to_owned(), |(_, methods)| methods.clone())
+    }
+}
+
+/// Gives error responses that are not yet problem details (from routing, the timeout layer, the static files,
+/// plain handlers) the problem shape every other error has, and a 405 its `Allow`. It runs inside the compression layer, so whatever body it
+/// writes is compressed (and labelled) as any other.
+async fn problem_bodies<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let allowed = request.data::<Arc<AllowedMethods>>().cloned();
+    let mut response = next.get_response(request).await;
+    let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::ALLOW)
+        && let Some(allowed) = allowed
+        && let Ok(value) = HeaderValue::from_str(&allowed.for_path(&path))
+    {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.starts_with("application/problem+json") || value.starts_with("application/json")
+        });
+    if (status.is_client_error() || status.is_server_error()) && !json && method != Method::HEAD {
+        let detail = match status {
+            StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "this endpoint does not accept that method; `Allow` lists those it does (see /api/docs)"
+                    .to_owned()
+            }
+            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let mut headers = response.headers().clone();
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::CONTENT_ENCODING);
+        response = Problem::new(status, detail).into_response_with_status();
+        response.headers_mut().extend(headers);
+    }
+    Ok(response)
+}
+
+/// Logs every request: method, path, status, latency and request id.
 async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
     let started = std::time::Instant::now();
     let method = request.method().clone();
@@ -126,19 +238,8 @@ async fn log_requests<E: Endpoint>(next: E, request: Request) -> poem::Result<Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut response = next.get_response(request).await;
+    let response = next.get_response(request).await;
     let status = response.status();
-    let bodiless = response.headers().get(header::CONTENT_TYPE).is_none() && method != Method::HEAD;
-    if (status.is_client_error() || status.is_server_error()) && bodiless {
-        let detail = match status {
-            StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned".to_owned(),
-            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
-        };
-        let mut headers = response.headers().clone();
-        headers.remove(header::CONTENT_LENGTH);
-        response = Problem::new(status, detail).into_response_with_status();
-        response.headers_mut().extend(headers);
-    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(target: "homewatch::http", %method, %path, status = status.as_u16(), latency_ms, request_id, "request");
     Ok(response)
@@ -216,8 +317,11 @@ pub fn app(
     options: &HttpOptions,
 ) -> Result<BoxEndpoint<'static>, String> {
     let api = api_service();
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let document = Arc::new(spec_json());
+    let allowed = Arc::new(AllowedMethods::from_document(
+        &serde_json::from_str(&document).unwrap_or_default(),
+    ));
+    let docs = Arc::new(DocsPage(docs_page(&api, &document)));
     let web_dir = options.web_dir.as_deref();
     if !web::WebApp::has_index(web_dir) {
         return Err(format!(
@@ -235,10 +339,10 @@ pub fn app(
                 .around(security::authenticate)
                 .catch_all_error(|err| async move { from_poem_error(err) }),
         )
-        .at("/api/openapi.json", spec)
-        .nest(
+        .at("/api/openapi.json", get(openapi_json).data(document))
+        .at(
             "/api/docs",
-            docs.with(TowerLayer(
+            get(docs_html).data(docs).with(TowerLayer(
                 tower_http::set_header::SetResponseHeaderLayer::overriding(
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(DOCS_CSP),
@@ -259,6 +363,8 @@ pub fn app(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         )))
+        .around(problem_bodies)
+        .data(allowed)
         .with(TowerLayer(CompressionLayer::new()))
         .boxed();
     let layered = match cors_layer(&options.cors_origins)? {

@@ -90,10 +90,8 @@ impl MonitoringApi {
             })?,
         };
         if since > until {
-            return Err(ApiError::invalid(vec![FieldError::new(
-                "since",
-                format!("must not be after `until` ({until})"),
-            )]));
+            // An empty stretch of time holds no results.
+            return Ok(Json(Vec::new()));
         }
         Ok(Json(
             store.results(id.0, since, until, limit.0.unwrap_or(100)).await?,
@@ -153,7 +151,7 @@ impl MonitoringApi {
         tiles: TilesData<'_>,
         /// Only events of this tile.
         service_id: Query<Option<i64>>,
-    ) -> EventStream<BoxStream<'static, Event>> {
+    ) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
         let only = service_id.0;
         let stream =
             futures_util::stream::unfold(tiles.engine().subscribe(), move |mut receiver| async move {
@@ -171,6 +169,6 @@ impl MonitoringApi {
                     }
                 }
             });
-        EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15))
+        Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
     }
 }

@@ -28,8 +28,8 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request and what to do about it.
     pub detail: String,
-    /// Per-field problems, for validation errors.
-    #[oai(skip_serializing_if_is_empty)]
+    /// Per-field problems: for validation errors (422) each field and what is wrong with it; for a conflict
+    /// (409) the field that clashes, when one does; empty otherwise.
     pub errors: Vec<FieldError>,
 }
 

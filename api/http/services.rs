@@ -62,7 +62,7 @@ impl ServicesApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<ServicePage>, ApiError> {
-        let after_id = match non_empty(cursor.0) {
+        let after_id = match cursor.0.filter(|text| !text.is_empty()) {
             Some(text) => Some(cursor::decode(&text).ok_or_else(|| {
                 ApiError::invalid(vec![FieldError::new(
                     "cursor",

@@ -11,7 +11,6 @@ pub const USERNAME_MAX_CHARS: usize = 64;
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Long enough for any passphrase, short enough that hashing one cannot be used to load the server.
 pub const PASSWORD_MAX_CHARS: usize = 256;
-pub const TOKEN_NAME_MAX_CHARS: usize = 100;
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
@@ -205,25 +204,20 @@ pub struct AuthState {
     pub public_dashboard: bool,
 }
 
+/// Usernames are ASCII letters, digits and `. _ - @`, 1 to 64 of them (`patterns::USERNAME`): both stores then
+/// agree on what "the same name, ignoring case" means.
 pub fn check_username(field: &str, name: &str, errors: &mut Vec<FieldError>) -> String {
-    let name = name.trim().to_owned();
-    let chars = name.chars().count();
-    if chars == 0 || chars > USERNAME_MAX_CHARS {
+    if !super::patterns::is_username(name) {
+        let chars = name.chars().count();
         errors.push(FieldError::new(
             field,
-            format!("must be 1 to {USERNAME_MAX_CHARS} characters (got {chars})"),
-        ));
-    } else if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-    {
-        // ASCII only: both stores then agree on what "the same name, ignoring case" means.
-        errors.push(FieldError::new(
-            field,
-            "may hold the letters a-z and A-Z, digits and . _ - @ only",
+            format!(
+                "must be 1 to {USERNAME_MAX_CHARS} of the letters a-z and A-Z, digits and . _ - @ (got {chars} \
+                 characters)"
+            ),
         ));
     }
-    name
+    name.to_owned()
 }
 
 /// Passwords are taken as typed (no trimming): only their length is ruled.
@@ -295,14 +289,7 @@ impl Validate for UserPatch {
 impl Validate for NewToken {
     fn validate(self) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let name = self.name.trim().to_owned();
-        let chars = name.chars().count();
-        if chars == 0 || chars > TOKEN_NAME_MAX_CHARS {
-            errors.push(FieldError::new(
-                "name",
-                format!("must be 1 to {TOKEN_NAME_MAX_CHARS} characters (got {chars})"),
-            ));
-        }
+        let name = super::check_name("name", self.name, &mut errors);
         if let Some(expires_at) = self.expires_at
             && expires_at <= Utc::now()
         {
@@ -319,14 +306,15 @@ mod tests {
     #[test]
     fn usernames_and_passwords_follow_the_rules() {
         let mut errors = Vec::new();
-        assert_eq!(check_username("username", "  alice ", &mut errors), "alice");
+        assert_eq!(check_username("username", "alice", &mut errors), "alice");
         assert!(errors.is_empty());
         check_username("username", "bob smith", &mut errors);
+        check_username("username", " alice", &mut errors);
         check_username("username", "jürgen", &mut errors);
         check_username("username", "", &mut errors);
         check_password("password", "short", &mut errors);
         check_password("password", &"x".repeat(PASSWORD_MAX_CHARS + 1), &mut errors);
-        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert_eq!(errors.len(), 6, "{errors:?}");
         let mut fine = Vec::new();
         check_password("password", "ten chars!", &mut fine);
         check_username("username", "ops.team-1@home", &mut fine);

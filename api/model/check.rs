@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 
-use super::FieldError;
+use super::{FieldError, patterns};
 
 pub const MIN_INTERVAL_S: u32 = 5;
 pub const MAX_INTERVAL_S: u32 = 86_400;
@@ -17,8 +17,11 @@ pub const DEFAULT_TIMEOUT_S: u32 = 10;
 pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_RETRIES: u32 = 2;
 pub const DEFAULT_EXPECTED_STATUS: &str = "200-299";
-const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-const RECORD_TYPES: [&str; 7] = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV"];
+pub const MAX_HEADERS: usize = 32;
+pub const MAX_HEADER_VALUE_CHARS: usize = 4096;
+pub const MAX_KEYWORD_CHARS: usize = 1024;
+pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub const RECORD_TYPES: [&str; 7] = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV"];
 
 /// What kind of probe a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
@@ -35,50 +38,164 @@ pub enum CheckKind {
     Dns,
 }
 
-/// The check a tile carries. Absent fields take their defaults; responses show the effective values.
+/// The fields every kind of check has, besides `kind`.
+const COMMON_FIELDS: [&str; 4] = ["target", "interval_s", "timeout_s", "retries"];
+const HTTP_FIELDS: [&str; 9] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "method",
+    "expected_status",
+    "follow_redirects",
+    "verify_tls",
+    "headers",
+];
+const KEYWORD_FIELDS: [&str; 11] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "method",
+    "expected_status",
+    "follow_redirects",
+    "verify_tls",
+    "headers",
+    "keyword",
+    "keyword_absent",
+];
+const DNS_FIELDS: [&str; 6] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "record_type",
+    "expected",
+];
+
+impl CheckKind {
+    pub const ALL: [CheckKind; 4] = [Self::Http, Self::Keyword, Self::Tcp, Self::Dns];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Keyword => "keyword",
+            Self::Tcp => "tcp",
+            Self::Dns => "dns",
+        }
+    }
+
+    /// The name of this kind's schema in the spec (`HttpCheck`, ...).
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Http => "Http",
+            Self::Keyword => "Keyword",
+            Self::Tcp => "Tcp",
+            Self::Dns => "Dns",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Http => "An HTTP(S) request whose status must be in `expected_status`.",
+            Self::Keyword => {
+                "An HTTP(S) request whose body must contain `keyword` (or must not, with `keyword_absent`)."
+            }
+            Self::Tcp => "A TCP connection to `host:port`.",
+            Self::Dns => "A DNS lookup of a name, optionally of one record type and expecting one value.",
+        }
+    }
+
+    /// The fields a check of this kind may carry besides `kind`; the server refuses the others, and the spec
+    /// lists only these in the kind's schema.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Http => &HTTP_FIELDS,
+            Self::Keyword => &KEYWORD_FIELDS,
+            Self::Tcp => &COMMON_FIELDS,
+            Self::Dns => &DNS_FIELDS,
+        }
+    }
+
+    /// The fields a check of this kind must carry besides `kind`.
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Keyword => &["keyword"],
+            _ => &[],
+        }
+    }
+
+    /// The shape its `target` must have, when given.
+    pub fn target_pattern(self) -> (&'static str, usize) {
+        match self {
+            Self::Http | Self::Keyword => (patterns::HTTP_URL, super::URL_MAX_CHARS),
+            Self::Tcp => (patterns::HOST_PORT, 261),
+            Self::Dns => (patterns::DNS_NAME, 254),
+        }
+    }
+}
+
+/// The check a tile carries. Absent fields take their defaults; responses show the effective values and
+/// leave out what does not apply to the kind. Fields of another kind are refused (null counts as absent).
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub kind: CheckKind,
-    /// What to probe: a URL for http/keyword, `host:port` for tcp, a name for dns. Null follows the tile's
-    /// url (its host and port for tcp, its host for dns), also after the url changes.
-    #[serde(default)]
+    /// What to probe: a URL for http/keyword, `host:port` for tcp, a name for dns. Absent or null follows the
+    /// tile's url (its host and port for tcp, its host for dns), also after the url changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub target: Option<String>,
     /// Seconds between checks, 5 to 86400 (default 60).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub interval_s: Option<u32>,
-    /// Seconds a probe may take, 1 to 120 and at most the interval (default 10).
-    #[serde(default)]
+    /// Seconds a probe may take, 1 to 120 (default 10, or the interval when shorter). A check still running
+    /// when its next one is due makes that one wait for the following turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub timeout_s: Option<u32>,
     /// Failures in a row tolerated (state `pending`) before the tile is `down`, 0 to 10 (default 2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub retries: Option<u32>,
     /// http/keyword: request method (default GET).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub method: Option<String>,
     /// http/keyword: accepted status codes and ranges, such as `200-299,301` (default 200-299).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub expected_status: Option<String>,
     /// http/keyword: follow redirects (default true).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub follow_redirects: Option<bool>,
     /// http/keyword: reject invalid or self-signed certificates (default true).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub verify_tls: Option<bool>,
-    /// http/keyword: request headers to send.
-    #[serde(default)]
+    /// http/keyword: request headers to send, at most 32 (names are HTTP tokens; values visible ASCII, at
+    /// most 4096 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub headers: Option<BTreeMap<String, String>>,
-    /// keyword: the text that must appear in the body (or must not, with `keyword_absent`).
-    #[serde(default)]
+    /// keyword: the text that must appear in the body (or must not, with `keyword_absent`), 1 to 1024
+    /// characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub keyword: Option<String>,
     /// keyword: the check passes when the text is absent (default false).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub keyword_absent: Option<bool>,
     /// dns: record type to ask for: A, AAAA, CNAME, MX, TXT, NS or SRV (default: any address).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub record_type: Option<String>,
-    /// dns: a value one of the answers must equal (e.g. an IP address).
-    #[serde(default)]
+    /// dns: a value one of the answers must equal (e.g. an IP address), at most 255 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub expected: Option<String>,
 }
 
@@ -87,26 +204,22 @@ pub struct Check {
 pub struct StatusRanges(Vec<(u16, u16)>);
 
 impl StatusRanges {
+    /// Reads `200-299,301` (spaces allowed around `-` and `,`; a range written high-low is read low-high).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut ranges = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (low, high) = part.split_once('-').unwrap_or((part, part));
-            let parse = |code: &str| -> Result<u16, String> {
-                code.trim()
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|code| (100..=599).contains(code))
-                    .ok_or_else(|| format!("`{part}` is not a status code or range such as 200-299"))
-            };
-            let (low, high) = (parse(low)?, parse(high)?);
-            if low > high {
-                return Err(format!("`{part}` runs backwards; write it low-high"));
-            }
-            ranges.push((low, high));
+        if !patterns::is_status_ranges(text) {
+            return Err(format!(
+                "`{text}` is not a list of status codes (100 to 599) and ranges, such as 200-299,301"
+            ));
         }
-        if ranges.is_empty() {
-            return Err("give at least one status code or range, such as 200-299".into());
-        }
+        let ranges = text
+            .split(',')
+            .map(|part| {
+                let (low, high) = part.split_once('-').unwrap_or((part, part));
+                let code = |code: &str| code.trim().parse::<u16>().unwrap_or_default();
+                let (low, high) = (code(low), code(high));
+                (low.min(high), low.max(high))
+            })
+            .collect();
         Ok(Self(ranges))
     }
 
@@ -170,8 +283,46 @@ impl Check {
     /// Checks the fields for this kind and fills in every default but `target`.
     /// `service_url` is the tile's url when known (a patch may leave it out); every http(s) url implies a
     /// target, so only an explicit target can fail then.
+    /// The fields given a value, by name.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("target", self.target.is_some()),
+            ("interval_s", self.interval_s.is_some()),
+            ("timeout_s", self.timeout_s.is_some()),
+            ("retries", self.retries.is_some()),
+            ("method", self.method.is_some()),
+            ("expected_status", self.expected_status.is_some()),
+            ("follow_redirects", self.follow_redirects.is_some()),
+            ("verify_tls", self.verify_tls.is_some()),
+            ("headers", self.headers.is_some()),
+            ("keyword", self.keyword.is_some()),
+            ("keyword_absent", self.keyword_absent.is_some()),
+            ("record_type", self.record_type.is_some()),
+            ("expected", self.expected.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
+    /// Checks the fields for this kind and fills in every default but `target`. The rules are those the spec
+    /// publishes for the kind's schema. `service_url` is the tile's url when known (a patch may leave it
+    /// out); every http(s) url implies a target, so only an explicit target can fail then.
     pub fn normalised(self, service_url: Option<&str>, errors: &mut Vec<FieldError>) -> Check {
         let field = |name: &str| format!("check.{name}");
+        for name in self.given() {
+            if !self.kind.fields().contains(&name) {
+                let kinds: Vec<&str> = CheckKind::ALL
+                    .iter()
+                    .filter(|kind| kind.fields().contains(&name))
+                    .map(|kind| kind.as_str())
+                    .collect();
+                errors.push(FieldError::new(
+                    field(name),
+                    format!("only applies to {} checks", kinds.join(" and ")),
+                ));
+            }
+        }
         let interval_s = self.interval_s.unwrap_or(DEFAULT_INTERVAL_S);
         if !(MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&interval_s) {
             errors.push(FieldError::new(
@@ -180,10 +331,10 @@ impl Check {
             ));
         }
         let timeout_s = self.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S.min(interval_s));
-        if timeout_s == 0 || timeout_s > MAX_TIMEOUT_S || timeout_s > interval_s {
+        if !(1..=MAX_TIMEOUT_S).contains(&timeout_s) {
             errors.push(FieldError::new(
                 field("timeout_s"),
-                format!("must be 1 to {MAX_TIMEOUT_S} seconds and at most interval_s ({interval_s})"),
+                format!("must be 1 to {MAX_TIMEOUT_S} seconds"),
             ));
         }
         let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
@@ -193,133 +344,131 @@ impl Check {
                 format!("must be 0 to {MAX_RETRIES}"),
             ));
         }
-        let is_http = matches!(self.kind, CheckKind::Http | CheckKind::Keyword);
-        let mut only_for = |name: &str, present: bool, kinds: &str| {
-            if present {
+        let applies = |name: &str| self.kind.fields().contains(&name);
+
+        // A target left out follows the tile's url, even after the url changes; one given must have the
+        // kind's shape.
+        if let Some(target) = &self.target {
+            let (pattern, max_chars) = self.kind.target_pattern();
+            let shaped = target.chars().count() <= max_chars
+                && match self.kind {
+                    CheckKind::Http | CheckKind::Keyword => {
+                        patterns::is_http_url(target) && url::Url::parse(target).is_ok()
+                    }
+                    CheckKind::Tcp => patterns::is_host_port(target),
+                    CheckKind::Dns => patterns::is_dns_name(target),
+                };
+            if !shaped {
+                let example = match self.kind {
+                    CheckKind::Http | CheckKind::Keyword => {
+                        "an absolute http(s) URL, such as https://nas.lan:5001"
+                    }
+                    CheckKind::Tcp => "host:port, such as nas.lan:22",
+                    CheckKind::Dns => "a host name, such as nas.home.lan",
+                };
                 errors.push(FieldError::new(
-                    field(name),
-                    format!("only applies to {kinds} checks"),
+                    field("target"),
+                    format!("must be {example}, at most {max_chars} characters (pattern {pattern})"),
                 ));
             }
-        };
-        if !is_http {
-            only_for("method", self.method.is_some(), "http and keyword");
-            only_for(
-                "expected_status",
-                self.expected_status.is_some(),
-                "http and keyword",
-            );
-            only_for(
-                "follow_redirects",
-                self.follow_redirects.is_some(),
-                "http and keyword",
-            );
-            only_for("verify_tls", self.verify_tls.is_some(), "http and keyword");
-            only_for("headers", self.headers.is_some(), "http and keyword");
-        }
-        if self.kind != CheckKind::Keyword {
-            only_for("keyword", self.keyword.is_some(), "keyword");
-            only_for("keyword_absent", self.keyword_absent.is_some(), "keyword");
-        }
-        if self.kind != CheckKind::Dns {
-            only_for("record_type", self.record_type.is_some(), "dns");
-            only_for("expected", self.expected.is_some(), "dns");
+        } else if let Some(url) = service_url
+            && Check::resolve_target(self.kind, None, url).is_none()
+        {
+            errors.push(FieldError::new(
+                field("target"),
+                "cannot be derived from the tile's url: give one",
+            ));
         }
 
-        // A target left out follows the tile's url, even after the url changes; it is still checked now.
-        let target = self.target.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-        let resolved = match (service_url, &target) {
-            (None, None) => None,
-            _ => Some(Check::resolve_target(
-                self.kind,
-                target.as_deref(),
-                service_url.unwrap_or_default(),
-            )),
-        };
-        let target = match (self.kind, resolved) {
-            (_, None) => target,
-            (kind, Some(resolved)) => match (kind, resolved) {
-                (CheckKind::Http | CheckKind::Keyword, Some(resolved)) => {
-                    let checked = super::check_url(&field("target"), resolved, errors);
-                    target.map(|_| checked)
-                }
-                (_, Some(_)) => target,
-                (CheckKind::Tcp, None) => {
-                    errors.push(FieldError::new(
-                        field("target"),
-                        "must be host:port, such as nas.lan:22",
-                    ));
-                    target
-                }
-                (_, None) => {
-                    errors.push(FieldError::new(
-                        field("target"),
-                        "must be a host name, such as nas.home.lan",
-                    ));
-                    target
-                }
-            },
-        };
-
-        let method = is_http.then(|| self.method.unwrap_or_else(|| "GET".into()).trim().to_uppercase());
+        let http = applies("method");
+        let method = http.then(|| self.method.unwrap_or_else(|| "GET".into()));
         if let Some(method) = method.as_deref().filter(|m| !HTTP_METHODS.contains(m)) {
             errors.push(FieldError::new(
                 field("method"),
                 format!("`{method}` is not one of {}", HTTP_METHODS.join(", ")),
             ));
         }
-        let expected_status = is_http.then(|| {
+        let expected_status = http.then(|| {
             self.expected_status
                 .unwrap_or_else(|| DEFAULT_EXPECTED_STATUS.into())
-                .trim()
-                .to_owned()
         });
-        if let Some(Err(message)) = expected_status.as_deref().map(StatusRanges::parse) {
-            errors.push(FieldError::new(field("expected_status"), message));
+        if let Some(text) = expected_status.as_deref() {
+            if text.chars().count() > 200 {
+                errors.push(FieldError::new(
+                    field("expected_status"),
+                    "must be at most 200 characters",
+                ));
+            } else if let Err(message) = StatusRanges::parse(text) {
+                errors.push(FieldError::new(field("expected_status"), message));
+            }
         }
         if let Some(headers) = &self.headers {
+            if headers.len() > MAX_HEADERS {
+                errors.push(FieldError::new(
+                    field("headers"),
+                    format!("at most {MAX_HEADERS} headers (got {})", headers.len()),
+                ));
+            }
             for (name, value) in headers {
-                let valid = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                    && http::HeaderValue::from_str(value).is_ok();
+                let valid = patterns::is_header_name(name)
+                    && patterns::is_header_value(value)
+                    && value.len() <= MAX_HEADER_VALUE_CHARS;
                 if !valid {
                     errors.push(FieldError::new(
                         field(&format!("headers.{name}")),
-                        "is not a valid HTTP header",
+                        format!(
+                            "is not a valid HTTP header: a name of letters, digits and !#$%&'*+.^_`|~- and a value \
+                             of visible ASCII, spaces and tabs, at most {MAX_HEADER_VALUE_CHARS} characters"
+                        ),
                     ));
                 }
             }
         }
-        let keyword = self.keyword.filter(|k| !k.is_empty());
-        if self.kind == CheckKind::Keyword && keyword.is_none() {
+        if let Some(keyword) = &self.keyword {
+            let chars = keyword.chars().count();
+            if !(1..=MAX_KEYWORD_CHARS).contains(&chars) {
+                errors.push(FieldError::new(
+                    field("keyword"),
+                    format!("must be 1 to {MAX_KEYWORD_CHARS} characters (got {chars})"),
+                ));
+            }
+        } else if self.kind == CheckKind::Keyword {
             errors.push(FieldError::new(
                 field("keyword"),
                 "is required for a keyword check",
             ));
         }
-        let record_type = self.record_type.map(|r| r.trim().to_uppercase());
-        if let Some(record) = record_type.as_deref().filter(|r| !RECORD_TYPES.contains(r)) {
+        if let Some(record) = self.record_type.as_deref().filter(|r| !RECORD_TYPES.contains(r)) {
             errors.push(FieldError::new(
                 field("record_type"),
                 format!("`{record}` is not one of {}", RECORD_TYPES.join(", ")),
             ));
         }
+        if self.expected.as_ref().is_some_and(|e| e.chars().count() > 255) {
+            errors.push(FieldError::new(
+                field("expected"),
+                "must be at most 255 characters",
+            ));
+        }
 
+        let keyword_kind = self.kind == CheckKind::Keyword;
         Check {
             kind: self.kind,
-            target,
+            target: self.target,
             interval_s: Some(interval_s),
             timeout_s: Some(timeout_s),
             retries: Some(retries),
             method,
             expected_status,
-            follow_redirects: is_http.then(|| self.follow_redirects.unwrap_or(true)),
-            verify_tls: is_http.then(|| self.verify_tls.unwrap_or(true)),
-            headers: is_http.then(|| self.headers.unwrap_or_default()),
-            keyword_absent: (self.kind == CheckKind::Keyword).then(|| self.keyword_absent.unwrap_or(false)),
-            keyword,
-            record_type,
+            follow_redirects: http.then(|| self.follow_redirects.unwrap_or(true)),
+            verify_tls: http.then(|| self.verify_tls.unwrap_or(true)),
+            headers: http.then(|| self.headers.unwrap_or_default()),
+            keyword_absent: keyword_kind.then(|| self.keyword_absent.unwrap_or(false)),
+            keyword: self.keyword.filter(|_| keyword_kind),
+            record_type: self.record_type.filter(|_| applies("record_type")),
             expected: self
                 .expected
+                .filter(|_| applies("expected"))
                 .map(|e| e.trim().to_owned())
                 .filter(|e| !e.is_empty()),
         }
@@ -439,7 +588,11 @@ mod tests {
         assert!(
             ranges.contains(204) && ranges.contains(301) && !ranges.contains(302) && !ranges.contains(500)
         );
-        assert!(StatusRanges::parse("299-200").unwrap_err().contains("backwards"));
+        assert!(
+            StatusRanges::parse("299-200").unwrap().contains(250),
+            "read low-high"
+        );
+        assert!(StatusRanges::parse("200,,301").is_err());
         assert!(StatusRanges::parse("2xx").is_err());
         assert!(StatusRanges::parse("").is_err());
         assert!(StatusRanges::parse("700").is_err());
@@ -495,10 +648,10 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "check.record_type",
                 "check.interval_s",
                 "check.timeout_s",
                 "check.retries",
-                "check.record_type",
                 "check.method",
                 "check.expected_status",
                 "check.keyword"

@@ -8,6 +8,7 @@ use serde::Deserialize;
 pub mod account;
 pub mod check;
 pub mod history;
+pub mod patterns;
 pub mod rollup;
 
 pub use account::{
@@ -282,23 +283,27 @@ pub trait Validate: Sized {
     fn validate(self) -> Result<Self, Vec<FieldError>>;
 }
 
-fn check_name(field: &str, name: String, errors: &mut Vec<FieldError>) -> String {
-    let name = name.trim().to_owned();
+/// A display name: at most 100 characters as given, no control characters, not only white space (the rule
+/// the spec publishes as `patterns::NAME`); stored trimmed.
+pub fn check_name(field: &str, name: String, errors: &mut Vec<FieldError>) -> String {
     let chars = name.chars().count();
-    if chars == 0 || chars > NAME_MAX_CHARS {
+    if chars > NAME_MAX_CHARS {
         errors.push(FieldError::new(
             field,
-            format!("must be 1 to {NAME_MAX_CHARS} characters (got {chars})"),
+            format!("must be at most {NAME_MAX_CHARS} characters (got {chars})"),
         ));
-    } else if name.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must not contain control characters"));
+    } else if !patterns::is_name(&name) {
+        errors.push(FieldError::new(
+            field,
+            "must hold a visible character and no control characters",
+        ));
     }
-    name
+    name.trim().to_owned()
 }
 
-/// Accepts an absolute http or https URL with a host; says what is wrong otherwise.
-pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> String {
-    let text = raw.trim().to_owned();
+/// Accepts an absolute http or https URL with a host (`patterns::HTTP_URL`, at most 2048 characters);
+/// says what is wrong otherwise.
+pub fn check_url(field: &str, text: String, errors: &mut Vec<FieldError>) -> String {
     if text.chars().count() > URL_MAX_CHARS {
         errors.push(FieldError::new(
             field,
@@ -315,6 +320,12 @@ pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> Stri
         Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
             errors.push(FieldError::new(field, format!("has no host: {hint}")))
         }
+        Ok(_) if !patterns::is_http_url(&text) => errors.push(FieldError::new(
+            field,
+            format!(
+                "{hint}; a host of letters, digits, - and _ (or an IP address), an optional port, and no spaces"
+            ),
+        )),
         Ok(_) => {}
         Err(err) => errors.push(FieldError::new(
             field,
@@ -324,8 +335,8 @@ pub fn check_url(field: &str, raw: String, errors: &mut Vec<FieldError>) -> Stri
     text
 }
 
+/// At most 500 characters as given; stored trimmed.
 fn check_description(field: &str, text: String, errors: &mut Vec<FieldError>) -> String {
-    let text = text.trim().to_owned();
     let chars = text.chars().count();
     if chars > DESCRIPTION_MAX_CHARS {
         errors.push(FieldError::new(
@@ -333,20 +344,18 @@ fn check_description(field: &str, text: String, errors: &mut Vec<FieldError>) ->
             format!("must be at most {DESCRIPTION_MAX_CHARS} characters (got {chars})"),
         ));
     }
-    text
+    text.trim().to_owned()
 }
 
+/// An icon: empty for none, an http(s) image URL, or an emoji or icon name without white space.
 fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option<String> {
-    let icon = icon.trim().to_owned();
     if icon.is_empty() {
         return None;
     }
-    let lower = icon.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
+    if patterns::is_http_url(&icon) {
         return Some(check_url(field, icon, errors));
     }
-    if icon.chars().count() > ICON_NAME_MAX_CHARS || icon.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if !patterns::is_icon_name(&icon) {
         errors.push(FieldError::new(
             field,
             format!(
@@ -358,6 +367,8 @@ fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option
     Some(icon)
 }
 
+/// Up to 16 tags, each at most 32 characters as given, without commas or controls; stored trimmed and
+/// lower-case, repeats dropped.
 fn check_tags(field: &str, tags: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<String> {
     if tags.len() > TAGS_MAX {
         errors.push(FieldError::new(
@@ -367,14 +378,15 @@ fn check_tags(field: &str, tags: Vec<String>, errors: &mut Vec<FieldError>) -> V
     }
     let mut kept: Vec<String> = Vec::with_capacity(tags.len());
     for (index, tag) in tags.into_iter().enumerate() {
-        let tag = tag.trim().to_lowercase();
-        let chars = tag.chars().count();
-        if chars == 0 || chars > TAG_MAX_CHARS || tag.chars().any(|c| c.is_control() || c == ',') {
+        if tag.chars().count() > TAG_MAX_CHARS || !patterns::is_tag(&tag) {
             errors.push(FieldError::new(
                 format!("{field}[{index}]"),
                 format!("a tag is 1 to {TAG_MAX_CHARS} characters, without commas"),
             ));
-        } else if !kept.contains(&tag) {
+            continue;
+        }
+        let tag = tag.trim().to_lowercase();
+        if !kept.contains(&tag) {
             kept.push(tag);
         }
     }
@@ -534,21 +546,24 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
-/// Opaque page cursors: clients pass back what they were given and must not build their own.
+/// Opaque page cursors: clients pass back what they were given and must not build their own. Every string of
+/// the published shape (`PATTERN`) is a cursor the server reads, so the spec says exactly which are valid.
 pub mod cursor {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    pub const PATTERN: &str = "^v1\\.[0-9a-f]{16}$";
 
     pub fn encode(last_id: i64) -> String {
-        URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
+        format!("v1.{:016x}", last_id.cast_unsigned())
     }
 
     pub fn decode(cursor: &str) -> Option<i64> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
-        std::str::from_utf8(&bytes)
-            .ok()?
-            .strip_prefix("v1:")?
-            .parse()
+        let hex = cursor.strip_prefix("v1.").filter(|hex| hex.len() == 16)?;
+        u64::from_str_radix(hex, 16)
             .ok()
+            .filter(|_| {
+                hex.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+            .map(u64::cast_signed)
     }
 }
 
@@ -596,7 +611,12 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_http() {
         assert!(url_errors("https://jellyfin.lan:8096/web").is_empty());
-        assert!(url_errors(" http://192.168.1.1 ").is_empty());
+        assert!(url_errors("http://192.168.1.1").is_empty());
+        assert!(
+            !url_errors(" http://192.168.1.1 ").is_empty(),
+            "taken as given: no spaces"
+        );
+        assert!(url_errors("http://[fd00::1]:8080/x?y=1").is_empty());
         assert!(
             url_errors("htp://nas.lan")
                 .iter()
@@ -655,8 +675,16 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         assert_eq!(cursor::decode(&cursor::encode(42)), Some(42));
+        assert_eq!(cursor::decode(&cursor::encode(-7)), Some(-7));
         assert_eq!(cursor::decode("42"), None);
-        assert_eq!(cursor::decode("not base64!"), None);
+        assert_eq!(cursor::decode("v1.+00000000000002a"), None);
+        assert_eq!(
+            cursor::decode("v1.000000000000002A"),
+            None,
+            "the pattern is lower-case hex"
+        );
+        let pattern = regex::Regex::new(cursor::PATTERN).unwrap();
+        assert!(pattern.is_match(&cursor::encode(i64::MAX)) && pattern.is_match(&cursor::encode(i64::MIN)));
     }
 
     #[test]

@@ -19,9 +19,11 @@ pub fn group_may_go(id: i64, tiles: i64, cascade: bool) -> StoreResult<()> {
 }
 
 /// A new order names every id of the collection exactly once.
+/// (One that does not match the collection as it is now, a tile added or removed meanwhile or an unknown id,
+/// conflicts with it.)
 pub fn order_covers(requested: &[i64], existing: &[i64]) -> StoreResult<()> {
-    check_order_covers(requested, existing).map_err(|message| StoreError::Invalid {
-        field: "ids",
+    check_order_covers(requested, existing).map_err(|message| StoreError::Conflict {
+        field: Some("ids"),
         message,
     })
 }
@@ -90,7 +92,10 @@ mod tests {
         assert!(order_covers(&[2, 1], &[1, 2]).is_ok());
         assert!(matches!(
             order_covers(&[1], &[1, 2]),
-            Err(StoreError::Invalid { field: "ids", .. })
+            Err(StoreError::Conflict {
+                field: Some("ids"),
+                ..
+            })
         ));
     }
 }

@@ -20,10 +20,7 @@ fn name_clash(group_id: i64, name: &str) -> StoreError {
 }
 
 fn no_such_group(group_id: i64) -> StoreError {
-    StoreError::Invalid {
-        field: "group_id",
-        message: format!("no group has id {group_id}"),
-    }
+    StoreError::not_found("group", group_id)
 }
 
 /// Escapes `%`, `_` and `\` so text matches literally inside a LIKE pattern with `ESCAPE '\'`.
