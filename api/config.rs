@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     auth::AccessConfig,
+    http::{connections::ConnectionLimits, streams::StreamLimits},
     monitor::engine::EngineConfig,
     store::{DatabaseUrl, PoolConfig},
 };
@@ -192,6 +193,39 @@ pub struct HttpArgs {
     /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
     #[arg(long, global = true, env = "HOMEWATCH_SHUTDOWN_TIMEOUT", default_value_t = Span::secs(10))]
     pub shutdown_timeout: Span,
+
+    /// Host names requests may be addressed to (their `Host`), comma-separated, e.g.
+    /// `home.example.com,nas.lan:8080`; others are refused (421), which stops DNS rebinding. Empty: any.
+    #[arg(long, global = true, env = "HOMEWATCH_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Connections open at once, at most; beyond, new ones are closed at once.
+    #[arg(long, global = true, env = "HOMEWATCH_MAX_CONNECTIONS", default_value_t = ConnectionLimits::DEFAULT.max)]
+    pub max_connections: usize,
+
+    /// Connections open at once from one client address (IPv6: one /64), except trusted proxies.
+    #[arg(long, global = true, env = "HOMEWATCH_MAX_CONNECTIONS_PER_ADDRESS",
+          default_value_t = ConnectionLimits::DEFAULT.max_per_address)]
+    pub max_connections_per_address: usize,
+
+    /// A request's headers must arrive within this long of their first byte.
+    #[arg(long, global = true, env = "HOMEWATCH_HEADER_TIMEOUT",
+          default_value_t = Span(ConnectionLimits::DEFAULT.header_timeout))]
+    pub header_timeout: Span,
+
+    /// A connection with no traffic for this long is closed.
+    #[arg(long, global = true, env = "HOMEWATCH_IDLE_TIMEOUT",
+          default_value_t = Span(ConnectionLimits::DEFAULT.idle_timeout))]
+    pub idle_timeout: Span,
+
+    /// Live event streams open at once, at most.
+    #[arg(long, global = true, env = "HOMEWATCH_MAX_STREAMS", default_value_t = StreamLimits::DEFAULT.total)]
+    pub max_streams: usize,
+
+    /// Live event streams one user may hold (a browser's tabs share one); anonymous visitors of a public
+    /// dashboard share four times this many.
+    #[arg(long, global = true, env = "HOMEWATCH_MAX_STREAMS_PER_USER", default_value_t = StreamLimits::DEFAULT.per_user)]
+    pub max_streams_per_user: usize,
 }
 
 /// What the server logs, and how.
@@ -281,8 +315,14 @@ pub struct AccessArgs {
     )]
     pub admin_password: Option<Secret>,
 
-    /// Behind a reverse proxy: take the client's address (for login limits and logs) from X-Forwarded-For.
-    #[arg(long, global = true, env = "HOMEWATCH_TRUST_PROXY", default_value_t = AccessConfig::DEFAULT.trust_proxy,
+    /// Reverse proxies in front of Homewatch, as addresses and ranges (e.g. `10.0.0.0/8,192.168.1.2`;
+    /// `private` for the loopback and private ranges): for requests from them, the client's address (for
+    /// login limits, connection caps and logs) is taken from X-Forwarded-For.
+    #[arg(long, global = true, env = "HOMEWATCH_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::auth::proxies::TrustedProxies,
+
+    /// Older form of HOMEWATCH_TRUSTED_PROXIES: `true` trusts proxies at loopback and private addresses.
+    #[arg(long, global = true, env = "HOMEWATCH_TRUST_PROXY", default_value = "false",
           num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
 }
@@ -293,8 +333,15 @@ impl AccessArgs {
             public_dashboard: self.public_dashboard,
             session_ttl: self.session_ttl.0,
             public_url: self.public_url.clone(),
-            trust_proxy: self.trust_proxy,
+            trusted_proxies: self.proxies(),
             ..AccessConfig::DEFAULT
+        }
+    }
+
+    pub fn proxies(&self) -> crate::auth::proxies::TrustedProxies {
+        match (self.trusted_proxies.is_empty(), self.trust_proxy) {
+            (true, true) => crate::auth::proxies::TrustedProxies::PRIVATE,
+            _ => self.trusted_proxies.clone(),
         }
     }
 

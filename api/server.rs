@@ -12,7 +12,10 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use crate::{
     auth::{Access, AccessConfig},
     config::{Config, Secret, UserCommand},
-    http::{self, HttpOptions},
+    http::{
+        self, HttpOptions,
+        connections::{ConnectionLimits, GuardedAcceptor},
+    },
     model::{Role, Validate},
     monitor::{engine::Engine, probe::Prober},
     store::{self, ConnectError, Store},
@@ -43,6 +46,7 @@ impl Running {
 /// Binds `listen` (port 0 picks a free port) and serves `endpoint` until `signal` fires or `stop` is called.
 pub async fn start(
     listen: SocketAddr,
+    limits: ConnectionLimits,
     endpoint: BoxEndpoint<'static>,
     signal: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
@@ -53,6 +57,7 @@ pub async fn start(
             format!("cannot listen on {listen}: {err}; set HOMEWATCH_LISTEN to a free address"),
         )
     })?;
+    let acceptor = GuardedAcceptor::new(acceptor, limits);
     let addr = acceptor
         .local_addr()
         .first()
@@ -150,6 +155,22 @@ pub fn http_options(config: &Config) -> HttpOptions {
         web_dir: config.http.web_dir.clone(),
         request_timeout: config.http.request_timeout.0,
         cors_origins: config.http.cors_origins.clone(),
+        allowed_hosts: config.http.allowed_hosts.clone(),
+        streams: crate::http::streams::StreamLimits {
+            total: config.http.max_streams,
+            per_user: config.http.max_streams_per_user,
+            ..Default::default()
+        },
+    }
+}
+
+pub fn connection_limits(config: &Config) -> ConnectionLimits {
+    ConnectionLimits {
+        max: config.http.max_connections,
+        max_per_address: config.http.max_connections_per_address,
+        header_timeout: config.http.header_timeout.0,
+        idle_timeout: config.http.idle_timeout.0,
+        trusted_proxies: config.access.proxies(),
     }
 }
 
@@ -206,10 +227,17 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
         .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
     let app = http::app(store.clone(), engine.clone(), access, &http_options(config))
         .map_err(StartError::Config)?;
+    // At the signal the event streams end first, so that shutdown need not wait out their grace period.
+    let closing = engine.clone();
+    let signal = async move {
+        shutdown_signal().await;
+        closing.close_listeners();
+    };
     let running = start(
         config.http.listen,
+        connection_limits(config),
         app,
-        shutdown_signal(),
+        signal,
         config.http.shutdown_timeout.0,
     )
     .await
@@ -331,6 +359,7 @@ pub async fn user(config: &Config, action: UserCommand) -> Result<(), StartError
             let patch = crate::model::UserPatch {
                 role: None,
                 password: Some(password),
+                revoke_tokens: None,
             };
             access
                 .update_user(stored.user.id, &patch, None)

@@ -685,25 +685,27 @@ async fn cookie_writes_from_another_site_are_refused(backend: Backend) {
 async fn login_attempts_back_off_per_address_and_per_name_then_recover(backend: Backend) {
     let app = App::on(backend)
         .access(AccessConfig {
-            trust_proxy: true,
+            trusted_proxies: "127.0.0.1, 10.0.0.0/8".parse().unwrap(),
             limiter: LimiterConfig {
                 free_failures: 3,
                 first_wait: Duration::from_secs(1),
                 longest_wait: Duration::from_secs(60),
+                max_keys: 1000,
             },
             ..AccessConfig::default()
         })
         .start()
         .await;
     new_user(&app, "bob", "viewer").await;
-    let attempt = |from: &'static str, username: &'static str, password: &'static str| {
+    let attempt = |from: &str, username: &'static str, password: &'static str| {
         app.anonymous
             .post(format!("{}/api/v1/auth/login", app.base))
-            .header("x-forwarded-for", format!("10.0.0.9, {from}"))
+            .header("x-forwarded-for", format!("203.0.113.66, {from}, 10.0.0.9"))
             .json(&json!({ "username": username, "password": password }))
             .send()
     };
-    for _ in 0..3 {
+    // Three failures are free; the fourth is still checked, and counted.
+    for _ in 0..4 {
         read(attempt("192.0.2.1", "admin", "not-the-password").await.unwrap())
             .await
             .problem(401);
@@ -717,17 +719,22 @@ async fn login_attempts_back_off_per_address_and_per_name_then_recover(backend: 
     held.problem(429);
     let retry: u64 = held.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
-    // The name is held from anywhere, the address for any name.
-    read(
+    // The address is held for any name; the owner, from an address with no failures, is not held at all.
+    read(attempt("192.0.2.1", "bob", "bob-password").await.unwrap())
+        .await
+        .problem(429);
+    let owner = read(
         attempt("192.0.2.2", "admin", common::ADMIN_PASSWORD)
             .await
             .unwrap(),
     )
-    .await
-    .problem(429);
-    read(attempt("192.0.2.1", "bob", "bob-password").await.unwrap())
-        .await
-        .problem(429);
+    .await;
+    assert_eq!(
+        owner.status,
+        StatusCode::OK,
+        "others' failures do not keep the owner out: {}",
+        owner.text
+    );
     let elsewhere = read(attempt("192.0.2.3", "bob", "bob-password").await.unwrap()).await;
     assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
 
@@ -739,13 +746,42 @@ async fn login_attempts_back_off_per_address_and_per_name_then_recover(backend: 
     )
     .await;
     assert_eq!(lifted.status, StatusCode::OK, "the wait is over: {}", lifted.text);
-    // A success clears the count: three more failures are needed to be held again.
-    read(attempt("192.0.2.1", "admin", "not-the-password").await.unwrap())
-        .await
-        .problem(401);
-    read(attempt("192.0.2.1", "admin", "not-the-password").await.unwrap())
-        .await
-        .problem(401);
+    // A success clears the count: the failures are free again.
+    for _ in 0..3 {
+        read(attempt("192.0.2.1", "admin", "not-the-password").await.unwrap())
+            .await
+            .problem(401);
+    }
+
+    // Guesses sent all at once are not each checked: one is verified at a time, the others refused.
+    let parallel: Vec<_> = (0..200)
+        .map(|n| {
+            let request = app
+                .anonymous
+                .post(format!("{}/api/v1/auth/login", app.base))
+                .header("x-forwarded-for", "198.51.100.7")
+                .json(&json!({ "username": "admin", "password": format!("guess {n}") }));
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in parallel {
+        statuses.push(guess.await.unwrap());
+    }
+    let verified = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(verified + refused, 200, "{statuses:?}");
+    eprintln!("200 parallel wrong logins: {verified} verified, {refused} refused");
+    assert!(
+        verified <= 4,
+        "at most the free failures and one more are checked: {verified} of 200"
+    );
 }
 
 async fn a_wrong_name_and_a_wrong_password_look_alike(backend: Backend) {

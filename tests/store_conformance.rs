@@ -12,7 +12,7 @@ use homewatch::{
         hour_of_ms,
     },
     monitor::stats::{Window, summarise, window_hours},
-    store::{Store, StoreError},
+    store::{PasswordReset, Store, StoreError},
 };
 use poem_openapi::types::MaybeUndefined;
 
@@ -48,6 +48,7 @@ on_every_store!(
     a_new_password_ends_every_other_session,
     tokens_are_listed_touched_revoked_and_pruned,
     deleting_a_user_takes_their_sessions_and_tokens,
+    a_new_password_revokes_tokens_only_when_asked,
 );
 
 async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
@@ -1280,7 +1281,7 @@ async fn the_last_admin_stays_even_when_two_admins_are_demoted_at_once(backend: 
             for user in store.list_users().await.unwrap() {
                 if user.role == Role::Admin && user.id != ada.id && user.id != bob.id {
                     store
-                        .update_user(user.id, Some(Role::Viewer), None, None)
+                        .update_user(user.id, Some(Role::Viewer), None)
                         .await
                         .unwrap();
                 }
@@ -1288,7 +1289,7 @@ async fn the_last_admin_stays_even_when_two_admins_are_demoted_at_once(backend: 
         }
         let demote = |id: i64| {
             let store = store.clone();
-            tokio::spawn(async move { store.update_user(id, Some(Role::Viewer), None, None).await })
+            tokio::spawn(async move { store.update_user(id, Some(Role::Viewer), None).await })
         };
         let (first, second) = tokio::join!(demote(ada.id), demote(bob.id));
         let (first, second) = (first.unwrap(), second.unwrap());
@@ -1342,10 +1343,7 @@ async fn the_last_admin_cannot_be_deleted(backend: Backend) {
         store.delete_user(ada.id).await,
         Err(StoreError::NotFound { .. })
     ));
-    let kept = store
-        .update_user(bob.id, Some(Role::Admin), None, None)
-        .await
-        .unwrap();
+    let kept = store.update_user(bob.id, Some(Role::Admin), None).await.unwrap();
     assert_eq!(kept.role, Role::Admin, "staying admin is no loss");
 }
 
@@ -1387,6 +1385,14 @@ async fn sessions_are_found_extended_ended_and_pruned(backend: Backend) {
     );
 }
 
+fn reset(hash: &str, keep_session: Option<i64>, revoke_tokens: bool) -> PasswordReset<'_> {
+    PasswordReset {
+        hash,
+        keep_session,
+        revoke_tokens,
+    }
+}
+
 async fn a_new_password_ends_every_other_session(backend: Backend) {
     let (_db, store) = open(backend).await;
     let ada = store
@@ -1395,13 +1401,13 @@ async fn a_new_password_ends_every_other_session(backend: Backend) {
         .unwrap();
     let kept = store.create_session(ada.id, "kept", in_days(1)).await.unwrap();
     store.create_session(ada.id, "other", in_days(1)).await.unwrap();
-    store.update_user(ada.id, None, None, None).await.unwrap();
+    store.update_user(ada.id, None, None).await.unwrap();
     assert!(
         store.find_session("other").await.unwrap().is_some(),
         "no new password: sessions stay"
     );
     store
-        .update_user(ada.id, None, Some("new-hash"), Some(kept.id))
+        .update_user(ada.id, None, Some(reset("new-hash", Some(kept.id), false)))
         .await
         .unwrap();
     assert!(store.find_session("kept").await.unwrap().is_some());
@@ -1411,7 +1417,7 @@ async fn a_new_password_ends_every_other_session(backend: Backend) {
         "new-hash"
     );
     store
-        .update_user(ada.id, None, Some("newer-hash"), None)
+        .update_user(ada.id, None, Some(reset("newer-hash", None, false)))
         .await
         .unwrap();
     assert!(
@@ -1495,4 +1501,29 @@ async fn deleting_a_user_takes_their_sessions_and_tokens(backend: Backend) {
     assert!(store.find_session("vic-session").await.unwrap().is_none());
     assert!(store.find_token("vic-t").await.unwrap().is_none());
     assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn a_new_password_revokes_tokens_only_when_asked(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let ada = store.create_user("ada", "h", Role::Admin, false).await.unwrap();
+    store
+        .create_token(ada.id, "ci", Scope::Write, "t-ci", None)
+        .await
+        .unwrap();
+    store
+        .update_user(ada.id, None, Some(reset("h2", None, false)))
+        .await
+        .unwrap();
+    assert!(
+        store.find_token("t-ci").await.unwrap().is_some(),
+        "kept when not asked"
+    );
+    store
+        .update_user(ada.id, None, Some(reset("h3", None, true)))
+        .await
+        .unwrap();
+    assert!(
+        store.find_token("t-ci").await.unwrap().is_none(),
+        "revoked when asked"
+    );
 }

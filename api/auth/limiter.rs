@@ -1,12 +1,20 @@
-//! Backoff for login attempts, per client address and per username: a few failures are free, then each
-//! failure doubles the wait (1 s, 2 s, 4 s... up to 15 minutes by default). A success clears the name and the
-//! address. Attempts made while waiting are refused with the time left, without checking the password.
+//! Backoff for guesses (logins, the setup token, the current password), by key: a client address (IPv6 by
+//! /64), and that address with the account it tries. A few failures are free, then each doubles the wait
+//! (1 s, 2 s, 4 s... up to 15 minutes by default); a success clears the keys.
+//!
+//! An attempt is counted as a failure before its password is verified, and only one attempt per key is
+//! verified at a time: guesses sent all at once are refused (429) instead of each being checked. There is no
+//! key for an account alone, so someone else's failures never keep its owner out when the owner's address has
+//! none. Keys are kept as 16-byte hashes, at most `max_keys` of them (the least recently used go first).
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Copy)]
 pub struct LimiterConfig {
@@ -15,6 +23,8 @@ pub struct LimiterConfig {
     /// The first wait; each failure after it doubles the wait.
     pub first_wait: Duration,
     pub longest_wait: Duration,
+    /// Keys remembered at most; beyond, the least recently used are forgotten.
+    pub max_keys: usize,
 }
 
 impl LimiterConfig {
@@ -22,6 +32,7 @@ impl LimiterConfig {
         free_failures: 5,
         first_wait: Duration::from_secs(1),
         longest_wait: Duration::from_secs(15 * 60),
+        max_keys: 10_000,
     };
 }
 
@@ -31,19 +42,95 @@ impl Default for LimiterConfig {
     }
 }
 
+/// What a key stands for; only its hash is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key([u8; 16]);
+
+impl Key {
+    pub fn of(kind: &str, parts: &[&str]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(kind.as_bytes());
+        for part in parts {
+            hasher.update([0]);
+            hasher.update(part.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let mut key = [0; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self(key)
+    }
+
+    /// A client address, an IPv6 address by its /64 (one household or host holds a whole /64).
+    pub fn address(kind: &str, ip: IpAddr) -> Self {
+        Self::of(kind, &[&counted_address(ip)])
+    }
+
+    /// A client address with something it tries (an account name).
+    pub fn address_and(kind: &str, ip: IpAddr, what: &str) -> Self {
+        Self::of(kind, &[&counted_address(ip), what])
+    }
+}
+
+/// How an address is counted: IPv4 as it is, IPv6 by its /64.
+fn counted_address(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     failures: u32,
     blocked_until: Option<Instant>,
-    last_failure: Instant,
+    last_seen: Instant,
+    verifying: bool,
 }
 
 pub struct LoginLimiter {
     config: LimiterConfig,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
-/// Keys are kept for this long after their last failure, then forgotten.
+/// Why an attempt may not be made now, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub Duration);
+
+/// An attempt under way: it counts as a failure unless `succeeded` is called.
+#[must_use = "an attempt counts as a failure unless it succeeds"]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: Vec<Key>,
+}
+
+impl Attempt<'_> {
+    /// The guess was right: the keys are forgotten.
+    pub fn succeeded(self) {
+        let mut entries = self.limiter.lock();
+        for key in &self.keys {
+            entries.remove(key);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.limiter.lock();
+        for key in &self.keys {
+            if let Some(entry) = entries.get_mut(key) {
+                entry.verifying = false;
+            }
+        }
+    }
+}
+
+/// Keys are forgotten this long after they were last seen, whatever they held.
 const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 impl LoginLimiter {
@@ -54,44 +141,43 @@ impl LoginLimiter {
         }
     }
 
-    /// `Err(wait)` when any of the keys must wait before another attempt.
-    pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
-        let now = Instant::now();
-        let entries = self
-            .entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        self.entries
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let wait = keys
-            .iter()
-            .filter_map(|key| entries.get(key)?.blocked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max();
-        match wait {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        }
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn failed(&self, keys: &[String]) {
+    /// Starts an attempt: refused while any key waits out a backoff or has an attempt being verified;
+    /// otherwise the attempt is counted as a failure now, and undone only by `Attempt::succeeded`.
+    pub fn begin(&self, keys: Vec<Key>) -> Result<Attempt<'_>, Wait> {
         let now = Instant::now();
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() > 10_000 {
-            entries.retain(|_, entry| now.duration_since(entry.last_failure) < FORGET_AFTER);
+        let mut entries = self.lock();
+        let mut wait = Duration::ZERO;
+        for key in &keys {
+            if let Some(entry) = entries.get(key) {
+                if let Some(until) = entry.blocked_until.filter(|until| *until > now) {
+                    wait = wait.max(until - now);
+                } else if entry.verifying {
+                    wait = wait.max(Duration::from_secs(1));
+                }
+            }
         }
-        for key in keys {
-            let entry = entries.entry(key.clone()).or_insert(Entry {
+        if wait > Duration::ZERO {
+            return Err(Wait(wait));
+        }
+        self.make_room(&mut entries, keys.len(), now);
+        for key in &keys {
+            let entry = entries.entry(*key).or_insert(Entry {
                 failures: 0,
                 blocked_until: None,
-                last_failure: now,
+                last_seen: now,
+                verifying: false,
             });
-            entry.failures += 1;
-            entry.last_failure = now;
-            if entry.failures >= self.config.free_failures {
-                let doublings = (entry.failures - self.config.free_failures).min(20);
+            entry.failures = entry.failures.saturating_add(1);
+            entry.last_seen = now;
+            entry.verifying = true;
+            if entry.failures > self.config.free_failures {
+                let doublings = (entry.failures - self.config.free_failures - 1).min(20);
                 let wait = self
                     .config
                     .first_wait
@@ -100,16 +186,30 @@ impl LoginLimiter {
                 entry.blocked_until = Some(now + wait);
             }
         }
+        Ok(Attempt { limiter: self, keys })
     }
 
-    pub fn succeeded(&self, keys: &[String]) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for key in keys {
-            entries.remove(key);
+    /// Keeps at most `max_keys`: first forgets old keys, then the least recently seen.
+    fn make_room(&self, entries: &mut HashMap<Key, Entry>, wanted: usize, now: Instant) {
+        if entries.len() + wanted <= self.config.max_keys {
+            return;
         }
+        entries.retain(|_, entry| now.duration_since(entry.last_seen) < FORGET_AFTER || entry.verifying);
+        while entries.len() + wanted > self.config.max_keys {
+            let oldest = entries
+                .iter()
+                .filter(|(_, entry)| !entry.verifying)
+                .min_by_key(|(_, entry)| entry.last_seen)
+                .map(|(key, _)| *key);
+            match oldest {
+                Some(key) => entries.remove(&key),
+                None => break,
+            };
+        }
+    }
+
+    pub fn remembered(&self) -> usize {
+        self.lock().len()
     }
 }
 
@@ -117,36 +217,78 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn waits_start_after_the_free_failures_and_double() {
-        let limiter = LoginLimiter::new(LimiterConfig {
-            free_failures: 3,
+    fn limiter(free_failures: u32) -> LoginLimiter {
+        LoginLimiter::new(LimiterConfig {
+            free_failures,
             first_wait: Duration::from_secs(10),
             longest_wait: Duration::from_secs(25),
-        });
-        let keys = ["user:alice".to_owned()];
-        for _ in 0..2 {
-            limiter.failed(&keys);
-            assert!(limiter.check(&keys).is_ok());
+            max_keys: 100,
+        })
+    }
+
+    fn keys(name: &str) -> Vec<Key> {
+        vec![Key::of("user", &[name])]
+    }
+
+    #[test]
+    fn waits_start_after_the_free_failures_and_double() {
+        let limiter = limiter(3);
+        for _ in 0..3 {
+            drop(limiter.begin(keys("alice")).expect("free"));
         }
-        limiter.failed(&keys);
-        let first = limiter.check(&keys).unwrap_err();
+        drop(
+            limiter
+                .begin(keys("alice"))
+                .expect("the fourth is tried, and counted"),
+        );
+        let Wait(first) = limiter.begin(keys("alice")).err().expect("now it waits");
         assert!(
             first > Duration::from_secs(9) && first <= Duration::from_secs(10),
             "{first:?}"
         );
-        limiter.failed(&keys);
-        assert!(limiter.check(&keys).unwrap_err() > Duration::from_secs(19));
-        limiter.failed(&keys);
+        assert!(limiter.begin(keys("bob")).is_ok(), "other keys are not held");
+    }
+
+    #[test]
+    fn a_success_clears_and_a_dropped_attempt_counts() {
+        let limiter = limiter(1);
+        drop(limiter.begin(keys("alice")).unwrap());
+        limiter.begin(keys("alice")).unwrap().succeeded();
+        assert_eq!(limiter.remembered(), 0);
+        drop(limiter.begin(keys("alice")).unwrap());
+        drop(limiter.begin(keys("alice")).unwrap());
         assert!(
-            limiter.check(&keys).unwrap_err() <= Duration::from_secs(25),
-            "capped"
+            limiter.begin(keys("alice")).is_err(),
+            "two failures past one free one"
         );
+    }
+
+    #[test]
+    fn one_attempt_per_key_is_verified_at_a_time() {
+        let limiter = limiter(100);
+        let first = limiter.begin(keys("alice")).unwrap();
+        assert_eq!(
+            limiter.begin(keys("alice")).err(),
+            Some(Wait(Duration::from_secs(1)))
+        );
+        assert!(limiter.begin(keys("bob")).is_ok());
+        drop(first);
         assert!(
-            limiter.check(&["user:bob".to_owned()]).is_ok(),
-            "other keys are not held"
+            limiter.begin(keys("alice")).is_ok(),
+            "the next one, once the first is done"
         );
-        limiter.succeeded(&keys);
-        assert!(limiter.check(&keys).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_by_forgetting_the_least_recently_used() {
+        let limiter = limiter(100);
+        for n in 0..1000 {
+            drop(limiter.begin(keys(&format!("name-{n}"))).unwrap());
+        }
+        assert!(limiter.remembered() <= 100, "{}", limiter.remembered());
+        assert_eq!(
+            Key::address("ip", "2001:db8::1".parse().unwrap()),
+            Key::address("ip", "2001:db8::ffff".parse().unwrap())
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! users, over the store. The HTTP layer (`http::security`, `http::account`) decides who may call what.
 
 use std::{
+    net::IpAddr,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -9,16 +10,20 @@ use std::{
 use chrono::{DateTime, Utc};
 
 use crate::{
-    model::{ApiToken, CreatedToken, NewToken, NewUser, Role, Scope, Session, User, UserPatch},
-    store::{Store, StoreError},
+    model::{
+        ApiToken, CreatedToken, NewToken, NewUser, PasswordChange, Role, Scope, Session, User, UserPatch,
+    },
+    store::{PasswordReset, Store, StoreError},
 };
 
 pub mod limiter;
 pub mod password;
+pub mod proxies;
 pub mod secret;
 
-use limiter::{LimiterConfig, LoginLimiter};
+use limiter::{Key, LimiterConfig, LoginLimiter, Wait};
 use password::Passwords;
+use proxies::TrustedProxies;
 
 /// A session is extended (and its cookie renewed) at most this often, so reads do not turn into writes.
 const SESSION_REFRESH: Duration = Duration::from_secs(3600);
@@ -36,7 +41,8 @@ pub struct AccessConfig {
     /// origin is accepted for cookie-authenticated writes.
     pub public_url: Option<url::Url>,
     /// Take the client address from `X-Forwarded-For` (behind a reverse proxy that sets it).
-    pub trust_proxy: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (HOMEWATCH_TRUSTED_PROXIES).
+    pub trusted_proxies: TrustedProxies,
     pub limiter: LimiterConfig,
 }
 
@@ -46,7 +52,7 @@ impl AccessConfig {
         public_dashboard: false,
         session_ttl: Duration::from_secs(30 * 86_400),
         public_url: None,
-        trust_proxy: false,
+        trusted_proxies: TrustedProxies::NONE,
         limiter: LimiterConfig::DEFAULT,
     };
 }
@@ -73,7 +79,7 @@ pub enum AccessError {
     /// The same answer for an unknown user and a wrong password.
     #[error("wrong username or password")]
     WrongCredentials,
-    #[error("too many failed attempts; try again in {} s", .0.as_secs().max(1))]
+    #[error("too many failed attempts, or another one being checked; try again in {} s", .0.as_secs().max(1))]
     TooManyAttempts(Duration),
     #[error("the setup token is not the one this server printed in its log")]
     BadSetupToken,
@@ -81,6 +87,12 @@ pub enum AccessError {
     WrongPassword,
     #[error("a viewer's tokens can only read: ask an admin for write access")]
     ViewerWriteToken,
+}
+
+impl From<Wait> for AccessError {
+    fn from(Wait(wait): Wait) -> Self {
+        AccessError::TooManyAttempts(wait)
+    }
 }
 
 pub struct Access {
@@ -128,26 +140,24 @@ impl Access {
     /// Creates the first admin from the setup token; the token stops working.
     pub async fn setup(
         &self,
-        client: &str,
+        client: IpAddr,
         token: &str,
         username: &str,
         password: &str,
     ) -> Result<User, AccessError> {
-        let keys = [format!("setup:{client}")];
-        self.limiter.check(&keys).map_err(AccessError::TooManyAttempts)?;
+        let attempt = self.limiter.begin(vec![Key::address("setup", client)])?;
         let expected = self.setup.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let valid = expected.is_some_and(|hash| secret::matches(token, &hash));
         if !valid {
             if !self.setup_required().await? {
                 return Err(crate::store::rules::setup_done().into());
             }
-            self.limiter.failed(&keys);
             return Err(AccessError::BadSetupToken);
         }
         let hash = self.passwords.hash(password).await;
         let user = self.store.create_user(username, &hash, Role::Admin, true).await?;
         *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.limiter.succeeded(&keys);
+        attempt.succeeded();
         Ok(user)
     }
 
@@ -165,13 +175,14 @@ impl Access {
         }
     }
 
-    /// Checks a username and password, with backoff per client address and per name.
-    pub async fn login(&self, client: &str, username: &str, password: &str) -> Result<User, AccessError> {
-        let keys = [
-            format!("ip:{client}"),
-            format!("user:{}", username.to_lowercase()),
-        ];
-        self.limiter.check(&keys).map_err(AccessError::TooManyAttempts)?;
+    /// Checks a username and password, with backoff per client address and per address and name (see
+    /// `limiter`): others' failures never keep the owner out.
+    pub async fn login(&self, client: IpAddr, username: &str, password: &str) -> Result<User, AccessError> {
+        let name = username.to_lowercase();
+        let attempt = self.limiter.begin(vec![
+            Key::address("login", client),
+            Key::address_and("login-account", client, &name),
+        ])?;
         let stored = self.store.find_user(username).await?;
         let matched = self
             .passwords
@@ -179,13 +190,10 @@ impl Access {
             .await;
         match stored {
             Some(stored) if matched => {
-                self.limiter.succeeded(&keys);
+                attempt.succeeded();
                 Ok(stored.user)
             }
-            _ => {
-                self.limiter.failed(&keys);
-                Err(AccessError::WrongCredentials)
-            }
+            _ => Err(AccessError::WrongCredentials),
         }
     }
 
@@ -251,23 +259,35 @@ impl Access {
         Ok(Some((token, user)))
     }
 
-    /// Changes one's own password (the current one is required); every other session of the user ends.
+    /// Changes one's own password (the current one is required, with backoff like a login); every other
+    /// session of the user ends, and with `revoke_tokens` their API tokens too.
     pub async fn change_password(
         &self,
+        client: IpAddr,
         user_id: i64,
-        current: &str,
-        new: &str,
+        change: &PasswordChange,
         keep_session: Option<i64>,
     ) -> Result<User, AccessError> {
+        let attempt = self.limiter.begin(vec![
+            Key::address("password", client),
+            Key::of("password-account", &[&user_id.to_string()]),
+        ])?;
         let stored = self.store.get_user(user_id).await?;
-        if !self.passwords.verify(current, Some(&stored.password_hash)).await {
+        if !self
+            .passwords
+            .verify(&change.current_password, Some(&stored.password_hash))
+            .await
+        {
             return Err(AccessError::WrongPassword);
         }
-        let hash = self.passwords.hash(new).await;
-        Ok(self
-            .store
-            .update_user(user_id, None, Some(&hash), keep_session)
-            .await?)
+        attempt.succeeded();
+        let hash = self.passwords.hash(&change.new_password).await;
+        let reset = PasswordReset {
+            hash: &hash,
+            keep_session,
+            revoke_tokens: change.revoke_tokens.unwrap_or(false),
+        };
+        Ok(self.store.update_user(user_id, None, Some(reset)).await?)
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
@@ -288,9 +308,13 @@ impl Access {
             Some(password) => Some(self.passwords.hash(password).await),
             None => None,
         };
-        self.store
-            .update_user(id, patch.role, hash.as_deref(), keep_session)
-            .await
+        // An admin's reset is for a password someone else may know: their tokens go too, unless told not to.
+        let reset = hash.as_deref().map(|hash| PasswordReset {
+            hash,
+            keep_session,
+            revoke_tokens: patch.revoke_tokens.unwrap_or(true),
+        });
+        self.store.update_user(id, patch.role, reset).await
     }
 
     /// A new API token for `user`; a viewer's tokens can only read.

@@ -109,7 +109,7 @@ impl AccountApi {
         let client = client_address(request, &access);
         let setup = body.0;
         let user = access
-            .setup(&client, &setup.token, &setup.username, &setup.password)
+            .setup(client, &setup.token, &setup.username, &setup.password)
             .await?;
         tracing::info!(user = %user.username, "setup done: the first admin exists");
         let (me, cookie) = sign_in(&access, user).await?;
@@ -126,7 +126,7 @@ impl AccountApi {
         body: JsonBody<LoginRequest>,
     ) -> Result<SignedInNow, ApiError> {
         let client = client_address(request, &access);
-        let user = access.login(&client, &body.0.username, &body.0.password).await?;
+        let user = access.login(client, &body.0.username, &body.0.password).await?;
         // A new session id at every login; the session the browser had before ends.
         if let Some(previous) = session_cookie(request) {
             access.end_session(&previous).await?;
@@ -164,17 +164,14 @@ impl AccountApi {
     #[oai(path = "/auth/password", method = "post", operation_id = "changePassword")]
     async fn password(
         &self,
+        request: &Request,
         caller: AccountChanger,
         access: AccessData<'_>,
         body: JsonBody<PasswordChange>,
     ) -> Result<PasswordChanged, ApiError> {
+        let client = client_address(request, &access);
         access
-            .change_password(
-                caller.user.id,
-                &body.0.current_password,
-                &body.0.new_password,
-                caller.session_id(),
-            )
+            .change_password(client, caller.user.id, &body.0, caller.session_id())
             .await?;
         Ok(PasswordChanged::Done)
     }

@@ -29,13 +29,20 @@ fn unavailable(body: serde_json::Value) -> Response {
     response
 }
 
-/// 200 when the store answers a query, 503 with a short reason otherwise.
+/// What a probe is told when the database does not answer; why (a file path, a driver's error) goes to the
+/// server's log only, since anyone may call the probes.
+const UNAVAILABLE: &str = "the database is not answering; the server's log says why";
+
+/// 200 when the store answers a query, 503 otherwise.
 #[handler]
 pub async fn healthz(store: StoreData<'_>) -> Response {
     let kind = store.kind().as_str();
     match bounded_ping(&store).await {
         Ok(()) => Json(json!({ "status": "ok", "store": kind })).into_response(),
-        Err(reason) => unavailable(json!({ "status": "unavailable", "store": kind, "reason": reason })),
+        Err(reason) => {
+            tracing::warn!(%reason, "health check: the database is not answering");
+            unavailable(json!({ "status": "unavailable", "store": kind, "reason": UNAVAILABLE }))
+        }
     }
 }
 
@@ -44,7 +51,8 @@ pub async fn healthz(store: StoreData<'_>) -> Response {
 pub async fn readyz(store: StoreData<'_>) -> Response {
     let kind = store.kind().as_str();
     if let Err(reason) = bounded_ping(&store).await {
-        return unavailable(json!({ "status": "unavailable", "store": kind, "reason": reason }));
+        tracing::warn!(%reason, "readiness check: the database is not answering");
+        return unavailable(json!({ "status": "unavailable", "store": kind, "reason": UNAVAILABLE }));
     }
     let status = match tokio::time::timeout(PING_BOUND, store.migration_status()).await {
         Ok(Ok(status)) => status,

@@ -32,10 +32,18 @@ pub async fn parse_json<T: DeserializeOwned + Validate>(
     content_type: Option<&str>,
     body: poem::Body,
 ) -> Result<T, ApiError> {
-    if let Some(content_type) = content_type.filter(|ct| !is_json(ct)) {
-        return Err(ApiError::unsupported_media_type(format!(
-            "the body is `{content_type}`; send JSON with `Content-Type: application/json`"
-        )));
+    match content_type {
+        None => {
+            return Err(ApiError::unsupported_media_type(
+                "the body has no Content-Type; send JSON with `Content-Type: application/json`",
+            ));
+        }
+        Some(content_type) if !is_json(content_type) => {
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body is `{content_type}`; send JSON with `Content-Type: application/json`"
+            )));
+        }
+        Some(_) => {}
     }
     let bytes = body
         .into_bytes_limit(MAX_BODY_BYTES)

@@ -19,6 +19,7 @@ use tower_http::{
 use crate::{auth::Access, monitor::engine::Engine, store::Store, tiles::Tiles};
 
 pub mod account;
+pub mod connections;
 pub mod dashboard;
 pub mod groups;
 pub mod health;
@@ -28,6 +29,7 @@ pub mod problem;
 pub mod security;
 pub mod services;
 pub mod spec;
+pub mod streams;
 pub mod tokens;
 pub mod tower_compat;
 pub mod users;
@@ -131,6 +133,21 @@ pub struct HttpOptions {
     pub web_dir: Option<PathBuf>,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
+    /// Host names (and `host:port`s) requests may be addressed to; empty: any.
+    pub allowed_hosts: Vec<String>,
+    pub streams: streams::StreamLimits,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            web_dir: None,
+            request_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            streams: streams::StreamLimits::DEFAULT,
+        }
+    }
 }
 
 #[handler]
@@ -225,6 +242,52 @@ async fn problem_bodies<E: Endpoint>(next: E, request: Request) -> poem::Result<
         response.headers_mut().extend(headers);
     }
     Ok(response)
+}
+
+/// The host names requests may be addressed to (HOMEWATCH_ALLOWED_HOSTS): a page on another site that has
+/// its own name point at this server (DNS rebinding) sends its own name as `Host`, and is refused. Loopback
+/// names and addresses are always allowed, for health checks.
+#[derive(Debug, Clone)]
+struct AllowedHosts(Vec<String>);
+
+impl AllowedHosts {
+    fn admits(&self, host: &str) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+            _ => host.as_str(),
+        };
+        let loopback = name == "localhost"
+            || name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        loopback || self.0.iter().any(|allowed| allowed == &host || allowed == name)
+    }
+}
+
+async fn check_host<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().authority().map(|authority| authority.as_str()))
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(allowed) = request.data::<AllowedHosts>()
+        && !allowed.admits(&host)
+    {
+        return Ok(Problem::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!("this server does not answer for `{host}`: see HOMEWATCH_ALLOWED_HOSTS"),
+        )
+        .into_response_with_status());
+    }
+    Ok(next.get_response(request).await)
 }
 
 /// Logs every request: method, path, status, latency and request id.
@@ -355,6 +418,8 @@ pub fn app(
         .at("/", web.clone())
         .at("/*path", web)
         .data(Tiles::new(store.clone(), engine))
+        .data(streams::Streams::new(options.streams))
+        .data(security::CrossOrigins(options.cors_origins.clone()))
         .data(store)
         .data(access);
 
@@ -363,6 +428,14 @@ pub fn app(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         )))
+        .around(check_host)
+        .data(AllowedHosts(
+            options
+                .allowed_hosts
+                .iter()
+                .map(|host| host.trim().to_ascii_lowercase())
+                .collect(),
+        ))
         .around(problem_bodies)
         .data(allowed)
         .with(TowerLayer(CompressionLayer::new()))

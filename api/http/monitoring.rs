@@ -1,10 +1,11 @@
 //! Watching tiles over the API: run a check now, pause and resume, results, uptime and latency stats,
 //! incidents, and the live event stream.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream::BoxStream};
+use poem::{Request, web::Data};
 use poem_openapi::{
     OpenApi,
     param::{Path, Query},
@@ -14,10 +15,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     ApiTags, StoreData, TilesData,
+    account::AccessData,
     problem::ApiError,
     security::{Reader, Writer},
+    streams::{Credential, StreamSlot, Streams},
 };
 use crate::{
+    auth::Access,
     model::{CheckResult, CheckRun, Event, FieldError, Incident, IncidentFilter, Service, seconds},
     monitor::stats::{Stats, Window, summarise, window_hours},
 };
@@ -147,28 +151,72 @@ impl MonitoringApi {
     #[oai(path = "/events", method = "get", operation_id = "streamEvents")]
     async fn events(
         &self,
-        _caller: Reader,
+        request: &Request,
+        caller: Reader,
         tiles: TilesData<'_>,
+        access: AccessData<'_>,
+        streams: Data<&Arc<Streams>>,
         /// Only events of this tile.
         service_id: Query<Option<i64>>,
     ) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
-        let only = service_id.0;
-        let stream =
-            futures_util::stream::unfold(tiles.engine().subscribe(), move |mut receiver| async move {
-                loop {
-                    match receiver.recv().await {
-                        Ok(event) => {
-                            let event = Event::from(event);
-                            if only.is_none_or(|id| id == event.service_id) {
-                                return Some((event, receiver));
-                            }
-                        }
-                        // A slow reader missed some events; carry on with the newest.
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            });
+        let open = Open {
+            receiver: tiles.engine().subscribe(),
+            closing: tiles.engine().closing(),
+            access: access.0.clone(),
+            credential: Credential::of(request),
+            recheck_at: tokio::time::Instant::now() + streams.recheck(),
+            recheck: streams.recheck(),
+            only: service_id.0,
+            _slot: streams.open(caller.0.as_ref().map(|principal| principal.user.id))?,
+        };
+        let stream = futures_util::stream::unfold(open, |mut open| async move {
+            let event = open.next().await?;
+            Some((event, open))
+        });
         Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
+    }
+}
+
+/// An open event stream and what can end it.
+struct Open {
+    receiver: tokio::sync::broadcast::Receiver<crate::monitor::engine::EngineEvent>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    access: Arc<Access>,
+    credential: Credential,
+    recheck_at: tokio::time::Instant,
+    recheck: Duration,
+    only: Option<i64>,
+    _slot: StreamSlot,
+}
+
+impl Open {
+    /// The next event for this stream, or None when it is to end.
+    async fn next(&mut self) -> Option<Event> {
+        if *self.closing.borrow() {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                // It only ever changes to true (and a dropped engine ends streams too).
+                _ = self.closing.changed() => return None,
+                () = tokio::time::sleep_until(self.recheck_at) => {
+                    if !self.credential.still_valid(&self.access).await {
+                        return None;
+                    }
+                    self.recheck_at += self.recheck;
+                }
+                received = self.receiver.recv() => match received {
+                    Ok(event) => {
+                        let event = Event::from(event);
+                        if self.only.is_none_or(|id| id == event.service_id) {
+                            return Some(event);
+                        }
+                    }
+                    // A slow reader missed some events; carry on with the newest.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
     }
 }

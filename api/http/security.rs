@@ -4,7 +4,7 @@
 //! `Reader` (signed in, or anonymous when the dashboard is public), or `Signed<R>` for a `Rule` `R`
 //! (`SignedIn`, `AccountChanger`, `Writer`, `Admin`); all document the cookie and bearer schemes.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use http::{HeaderValue, Method, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -113,22 +113,31 @@ pub fn session_cookie(request: &Request) -> Option<String> {
         })
 }
 
-/// The client's address: the peer, or with HOMEWATCH_TRUST_PROXY the last address in X-Forwarded-For.
-pub fn client_address(request: &Request, access: &Access) -> String {
-    if access.config().trust_proxy
-        && let Some(forwarded) = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.rsplit(',').next())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-    {
-        return forwarded.to_owned();
-    }
-    match request.remote_addr().as_socket_addr() {
-        Some(addr) => addr.ip().to_string(),
-        None => request.remote_addr().to_string(),
+/// The client's address: the peer, or, when the peer is a trusted proxy (HOMEWATCH_TRUSTED_PROXIES), the
+/// address it says it heard from (`X-Forwarded-For`).
+pub fn client_address(request: &Request, access: &Access) -> IpAddr {
+    let peer = request
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    access.config().trusted_proxies.client(peer, forwarded)
+}
+
+/// Origins other than this server's own that may make changes (HOMEWATCH_CORS_ORIGINS; `*` for any).
+#[derive(Debug, Clone, Default)]
+pub struct CrossOrigins(pub Vec<String>);
+
+impl CrossOrigins {
+    fn allow(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.0
+            .iter()
+            .map(|allowed| allowed.trim().trim_end_matches('/'))
+            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -138,6 +147,11 @@ fn same_site(request: &Request, access: &Access) -> bool {
     let Some(origin) = request.headers().get(header::ORIGIN) else {
         return request.headers().contains_key(CSRF_HEADER);
     };
+    same_origin(request, access, origin)
+}
+
+/// Whether an `Origin` names this server: the request's own host, or HOMEWATCH_PUBLIC_URL.
+fn same_origin(request: &Request, access: &Access, origin: &HeaderValue) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
@@ -239,19 +253,44 @@ pub async fn authenticate<E: Endpoint>(next: E, mut request: Request) -> poem::R
             public_dashboard: access.config().public_dashboard,
         }
     };
-    if let Caller::User(Principal {
-        via: Via::Session { .. },
-        ..
-    }) = &caller
+    let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Any change a browser makes from another site is refused, signed in or not (a login or setup forged by
+    // another site too), unless that site is one HOMEWATCH_CORS_ORIGINS allows. An API token carries its own
+    // proof, which another site cannot make a browser send.
+    let by_token = matches!(
+        &caller,
+        Caller::User(Principal {
+            via: Via::Token { .. },
+            ..
+        })
+    );
+    if unsafe_method
+        && !by_token
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+        && !same_origin(&request, &access, origin)
+        && !request
+            .data::<CrossOrigins>()
+            .is_some_and(|allowed| origin.to_str().is_ok_and(|origin| allowed.allow(origin)))
     {
-        let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if unsafe_method && !same_site(&request, &access) {
-            return Ok(problem(
-                http::StatusCode::FORBIDDEN,
-                "a change with the session cookie must come from Homewatch's own page: this request came from \
-                 another site (its Origin does not match). Scripts should use an API token instead",
-            ));
-        }
+        return Ok(problem(
+            http::StatusCode::FORBIDDEN,
+            "this change came from another site (its Origin is not this server's): it is refused. Use Homewatch's \
+             own page, or an API token from a script",
+        ));
+    }
+    let by_session = matches!(
+        &caller,
+        Caller::User(Principal {
+            via: Via::Session { .. },
+            ..
+        })
+    );
+    if by_session && unsafe_method && !same_site(&request, &access) {
+        return Ok(problem(
+            http::StatusCode::FORBIDDEN,
+            "a change with the session cookie must come from Homewatch's own page: this request came from \
+             another site (its Origin does not match). Scripts should use an API token instead",
+        ));
     }
     request.extensions_mut().insert(caller);
     // Errors go on up unchanged, for the API's error handler to turn into problem details; only a refusal

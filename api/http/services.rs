@@ -53,8 +53,10 @@ impl ServicesApi {
         /// Only tiles of this group.
         group_id: Query<Option<i64>>,
         /// Only tiles with this tag (case-insensitive).
+        #[oai(validator(max_length = 32))]
         tag: Query<Option<String>>,
-        /// Text to find in name, description or URL (case-insensitive).
+        /// Text to find in name, description or URL (case-insensitive), at most 200 characters.
+        #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// Tiles per page, 1 to 500 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]

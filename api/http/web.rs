@@ -35,9 +35,14 @@ impl WebApp {
     pub fn new(dir: Option<&Path>) -> Self {
         match dir {
             None => Self::Embedded,
+            // No redirects to a folder's trailing slash: app routes are not folders.
             Some(dir) => Self::Folder(Box::new(Folder {
-                files: TowerEndpoint(ServeDir::new(dir)),
-                shell: TowerEndpoint(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+                files: TowerEndpoint(ServeDir::new(dir).redirect_to_trailing_slash(false)),
+                shell: TowerEndpoint(
+                    ServeDir::new(dir)
+                        .redirect_to_trailing_slash(false)
+                        .fallback(ServeFile::new(dir.join("index.html"))),
+                ),
             })),
         }
     }
@@ -122,6 +127,10 @@ impl Endpoint for WebApp {
     type Output = Response;
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
+        // `//host/path` would be a link to another site in a redirect's Location: no such paths here.
+        if request.uri().path().starts_with("//") {
+            return Ok(Response::builder().status(StatusCode::NOT_FOUND).finish());
+        }
         let folder = match self {
             Self::Embedded => return Ok(embedded(&request)),
             Self::Folder(folder) => folder,

@@ -145,6 +145,9 @@ pub struct PasswordChange {
     pub current_password: String,
     /// At least 10 characters.
     pub new_password: String,
+    /// Also revoke all of your API tokens (default false; your other sessions end either way).
+    #[serde(default)]
+    pub revoke_tokens: Option<bool>,
 }
 
 /// A new user, made by an admin.
@@ -162,8 +165,12 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub role: Option<Role>,
-    /// At least 10 characters.
+    /// A new password, at least 10 characters: the user's sessions end.
     pub password: Option<String>,
+    /// With a new password: also revoke the user's API tokens (default true: whoever knew the old password
+    /// may have made tokens with it).
+    #[serde(default)]
+    pub revoke_tokens: Option<bool>,
 }
 
 /// A new API token.
@@ -240,9 +247,23 @@ fn finish<T>(value: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
     if errors.is_empty() { Ok(value) } else { Err(errors) }
 }
 
+/// Text that can only be right when it is no longer than this: longer is refused before anything is checked.
+fn at_most(field: &str, text: &str, most: usize, errors: &mut Vec<FieldError>) {
+    if text.chars().count() > most {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {most} characters"),
+        ));
+    }
+}
+
+/// Setup tokens are far shorter; anything longer is not one.
+pub const SETUP_TOKEN_MAX_CHARS: usize = 128;
+
 impl Validate for SetupRequest {
     fn validate(self) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
+        at_most("token", &self.token, SETUP_TOKEN_MAX_CHARS, &mut errors);
         let username = check_username("username", &self.username, &mut errors);
         check_password("password", &self.password, &mut errors);
         finish(Self { username, ..self }, errors)
@@ -250,18 +271,30 @@ impl Validate for SetupRequest {
 }
 
 impl Validate for LoginRequest {
-    /// Nothing is refused here: a login that breaks the rules simply does not match anyone.
+    /// Only sizes are refused here: a login that breaks the other rules simply does not match anyone.
     fn validate(self) -> Result<Self, Vec<FieldError>> {
-        Ok(Self {
-            username: self.username.trim().to_owned(),
-            ..self
-        })
+        let mut errors = Vec::new();
+        at_most("username", &self.username, USERNAME_MAX_CHARS, &mut errors);
+        at_most("password", &self.password, PASSWORD_MAX_CHARS, &mut errors);
+        finish(
+            Self {
+                username: self.username.trim().to_owned(),
+                ..self
+            },
+            errors,
+        )
     }
 }
 
 impl Validate for PasswordChange {
     fn validate(self) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
+        at_most(
+            "current_password",
+            &self.current_password,
+            PASSWORD_MAX_CHARS,
+            &mut errors,
+        );
         check_password("new_password", &self.new_password, &mut errors);
         finish(self, errors)
     }

@@ -82,6 +82,65 @@ impl HistoryBatch {
     pub fn is_empty(&self) -> bool {
         self.results.is_empty() && self.statuses.is_empty() && self.incidents.is_empty()
     }
+
+    fn len(&self) -> usize {
+        self.results.len() + self.statuses.len() + self.incidents.len()
+    }
+
+    /// Two halves that, written one after the other, write what this batch writes; None for a single row.
+    pub fn split(&self) -> Option<(HistoryBatch, HistoryBatch)> {
+        if self.len() <= 1 {
+            return None;
+        }
+        let halve = |rows: usize| rows.div_ceil(2);
+        let (results, statuses, incidents) = (
+            halve(self.results.len()),
+            halve(self.statuses.len()),
+            halve(self.incidents.len()),
+        );
+        // One kind of row alone splits itself; rows of several kinds split by kind first.
+        let kinds = [self.results.len(), self.statuses.len(), self.incidents.len()]
+            .iter()
+            .filter(|rows| **rows > 0)
+            .count();
+        if kinds > 1 {
+            let first = HistoryBatch {
+                results: self.results.clone(),
+                ..Default::default()
+            };
+            let second = HistoryBatch {
+                statuses: self.statuses.clone(),
+                incidents: self.incidents.clone(),
+                ..Default::default()
+            };
+            return Some(if first.is_empty() {
+                (
+                    HistoryBatch {
+                        statuses: self.statuses.clone(),
+                        ..Default::default()
+                    },
+                    HistoryBatch {
+                        incidents: self.incidents.clone(),
+                        ..Default::default()
+                    },
+                )
+            } else {
+                (first, second)
+            });
+        }
+        Some((
+            HistoryBatch {
+                results: self.results[..results].to_vec(),
+                statuses: self.statuses[..statuses].to_vec(),
+                incidents: self.incidents[..incidents].to_vec(),
+            },
+            HistoryBatch {
+                results: self.results[results..].to_vec(),
+                statuses: self.statuses[statuses..].to_vec(),
+                incidents: self.incidents[incidents..].to_vec(),
+            },
+        ))
+    }
 }
 
 /// A check run on request, and the tile's status after it.

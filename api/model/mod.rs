@@ -70,15 +70,66 @@ pub struct Service {
 }
 
 impl Service {
-    /// What people who may not change a tile see of its check: header values (often credentials) hidden.
+    /// What people who may not change a tile see of it: credentials in its URLs, and its check's header
+    /// values (often credentials), hidden.
     pub fn hide_secrets(&mut self) {
-        if let Some(headers) = self.check.as_mut().and_then(|check| check.headers.as_mut()) {
-            for value in headers.values_mut() {
+        self.url = mask_url(&self.url);
+        if let Some(icon) = self.icon.as_mut() {
+            *icon = mask_url(icon);
+        }
+        if let Some(check) = self.check.as_mut() {
+            if let Some(target) = check.target.as_mut() {
+                *target = mask_url(target);
+            }
+            for value in check.headers.iter_mut().flat_map(|headers| headers.values_mut()) {
                 *value = HIDDEN.to_owned();
             }
         }
     }
 }
+
+/// Query parameters whose values are secrets when their name holds one of these (ignoring case).
+const SECRET_PARAMETERS: [&str; 8] = ["key", "token", "pass", "pwd", "secret", "auth", "sig", "session"];
+
+/// A URL with what may be a credential hidden: the user and password, and the values of query parameters
+/// named like a key, token, password, secret or signature. Anything that is not an http(s) URL stays as it is.
+pub fn mask_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return text.to_owned();
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return text.to_owned();
+    }
+    let mut changed = false;
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = url.set_username(HIDDEN_IN_URL);
+        let _ = url.set_password(None);
+        changed = true;
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                let secret = SECRET_PARAMETERS.iter().any(|word| lower.contains(word));
+                changed |= secret;
+                let value = if secret {
+                    HIDDEN_IN_URL.to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        if changed {
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+    }
+    if changed { url.to_string() } else { text.to_owned() }
+}
+
+/// What replaces a credential inside a URL.
+const HIDDEN_IN_URL: &str = "hidden";
 
 /// What replaces a secret for readers who may not see it.
 pub const HIDDEN: &str = "(hidden)";
@@ -633,6 +684,22 @@ mod tests {
                 .any(|e| e.message.contains("not a valid URL"))
         );
         assert_eq!(url_errors("ftp://x").len(), 1);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_hidden_from_readers() {
+        assert_eq!(mask_url("https://admin:pw@nas.lan/x"), "https://hidden@nas.lan/x");
+        assert_eq!(
+            mask_url("https://nas.lan/api?apikey=s3cret&page=2&X-Auth=t"),
+            "https://nas.lan/api?apikey=hidden&page=2&X-Auth=hidden"
+        );
+        assert_eq!(
+            mask_url("https://nas.lan/?page=2"),
+            "https://nas.lan/?page=2",
+            "nothing to hide"
+        );
+        assert_eq!(mask_url("nas.lan:22"), "nas.lan:22");
+        assert_eq!(mask_url("🎬"), "🎬");
     }
 
     #[test]

@@ -78,10 +78,12 @@ macro_rules! url_char {
     };
 }
 
-/// An absolute http or https URL as RFC 3986 writes it: scheme, host, optional port, path, query, fragment
+/// An absolute http or https URL as RFC 3986 writes it: scheme, optional user and password, host, optional
+/// port, path, query, fragment
 /// (other characters, such as spaces or letters beyond ASCII, are written percent-encoded).
 pub const HTTP_URL: &str = concat!(
     "^[Hh][Tt][Tt][Pp][Ss]?://",
+    "(([A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*@)?",
     host!(),
     "(:",
     port!(),
@@ -166,6 +168,7 @@ mod tests {
             "http://[fd00::1]:8080/",
             "http://[::1]/",
             "https://localhost.",
+            "https://admin:pw@nas.lan:5001/",
         ] {
             assert!(is_http_url(good), "{good}");
             assert!(url::Url::parse(good).is_ok(), "{good}");

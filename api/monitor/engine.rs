@@ -138,7 +138,12 @@ impl From<EngineEvent> for Event {
     }
 }
 
+/// At shutdown, how long the writer may take to store what the engine found.
+const STOP_WRITING_WITHIN: Duration = Duration::from_secs(10);
+
 enum Command {
+    /// Hand the last batch to the writer and end.
+    Stop,
     /// Read this tile again from the store (created, edited, paused, resumed, deleted).
     Reload(i64),
     /// Read every tile again (e.g. after a group was deleted with its tiles).
@@ -161,6 +166,8 @@ type LiveStatuses = Arc<std::sync::RwLock<HashMap<i64, ServiceStatus>>>;
 pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<EngineEvent>,
+    /// Set when the server shuts down: listeners (event streams) end.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
     live: LiveStatuses,
     tasks: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
     metrics: Arc<EngineMetrics>,
@@ -171,6 +178,8 @@ pub struct Engine {
 pub struct EngineMetrics {
     /// Scheduled checks started so far.
     pub checks: std::sync::atomic::AtomicU64,
+    /// Results found so far (and handed to the writer): every one of them is stored, or logged as lost.
+    pub found: std::sync::atomic::AtomicU64,
     /// How late scheduled checks started (after waiting for a free slot), in microseconds; the latest 100,000.
     lags_us: std::sync::Mutex<Vec<u64>>,
 }
@@ -266,6 +275,7 @@ impl Engine {
         let engine = Engine {
             commands: commands.clone(),
             events: events.clone(),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             live: live.clone(),
             tasks: Arc::default(),
             metrics: metrics.clone(),
@@ -335,6 +345,16 @@ impl Engine {
         self.events.subscribe()
     }
 
+    /// Ends every listener (event stream): the server is shutting down.
+    pub fn close_listeners(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes true when listeners are to end.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// How many listeners (event streams) are subscribed now.
     pub fn listeners(&self) -> usize {
         self.events.receiver_count()
@@ -342,16 +362,29 @@ impl Engine {
 
     /// Stops checking; results found so far are written first.
     pub async fn stop(&self) {
+        self.close_listeners();
         let tasks: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         let mut tasks = tasks.into_iter();
-        if let Some(scheduler) = tasks.next() {
-            scheduler.abort();
-            let _ = scheduler.await;
+        // The scheduler hands its last batch to the writer and ends; the writer then writes what it holds
+        // and ends too.
+        if let Some(mut scheduler) = tasks.next() {
+            let _ = self.commands.send(Command::Stop);
+            if tokio::time::timeout(Duration::from_secs(5), &mut scheduler)
+                .await
+                .is_err()
+            {
+                scheduler.abort();
+            }
         }
-        // The scheduler hands its last batch to the writer when it is dropped; let the writer finish it.
-        if let Some(writer) = tasks.next() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        if let Some(writer) = tasks.next()
+            && tokio::time::timeout(STOP_WRITING_WITHIN, writer).await.is_err()
+        {
+            tracing::error!(
+                "check results found before shutdown could not be written within {} s: the database did not \
+                 take them, and they are lost",
+                STOP_WRITING_WITHIN.as_secs()
+            );
         }
         for task in tasks {
             task.abort();
@@ -400,19 +433,26 @@ impl Scheduler {
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_due = self.queue.peek().map(|Reverse((due, _, _))| *due);
+            // (Stop is handled by ending the loop; then the last batch goes to the writer, waiting for room.)
             tokio::select! {
                 command = inbox.recv() => match command {
+                    Some(Command::Stop) | None => break,
                     Some(command) => self.handle(command).await,
-                    None => break,
                 },
                 () = sleep_until(next_due) => self.dispatch_due(),
                 _ = flush.tick() => self.flush(),
             }
         }
+        let batch = std::mem::take(&mut self.pending);
+        if !batch.is_empty() {
+            let acks = std::mem::take(&mut self.pending_acks);
+            let _ = self.writes.send(Write { batch, acks }).await;
+        }
     }
 
     async fn handle(&mut self, command: Command) {
         match command {
+            Command::Stop => {}
             Command::Reload(service_id) => self.reload(service_id, true).await,
             Command::ReloadAll => {
                 if let Err(err) = self.reload_all().await {
@@ -667,6 +707,9 @@ impl Scheduler {
             failures,
         });
         self.pending.results.push(result.clone());
+        self.metrics
+            .found
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.events.send(EngineEvent::Result(result.clone()));
         if let Some(reply) = reply {
             // Answer once the result is stored (or its write has failed for good): a read right after the
@@ -716,26 +759,54 @@ async fn sleep_until(due: Option<Instant>) {
     }
 }
 
-/// Writes batches one after another; a batch that fails is retried a few times, then dropped with a warning.
-/// Whoever waits for a batch is told when it is done either way.
+/// Writes batches one after another. While the database is unavailable a batch is retried (waiting up to 5 s
+/// between tries) and nothing is dropped; meanwhile the scheduler keeps what it finds (see `flush`). A batch
+/// the database refuses for its content is split until the row it refuses stands alone, and only that row is
+/// dropped (and logged), never the rest. Whoever waits for a batch is told when it is done.
 async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Write>) {
     while let Some(Write { batch, acks }) = inbox.recv().await {
-        let mut delay = Duration::from_millis(200);
-        for attempt in 1..=5 {
-            match store.record_history(&batch).await {
-                Ok(()) => break,
-                Err(err) if attempt < 5 => {
-                    tracing::warn!(attempt, error = %err, "could not write check results; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(err) => {
-                    tracing::error!(results = batch.results.len(), error = %err, "check results lost")
-                }
-            }
-        }
+        write_splitting(store.as_ref(), batch).await;
         for ack in acks {
             let _ = ack.send(());
+        }
+    }
+}
+
+async fn write_splitting(store: &dyn Store, batch: HistoryBatch) {
+    let mut pieces = vec![batch];
+    while let Some(piece) = pieces.pop() {
+        if let Err(err) = write_waiting(store, &piece).await {
+            match piece.split() {
+                Some((first, second)) => {
+                    // Written in order: the first half, then the second.
+                    pieces.push(second);
+                    pieces.push(first);
+                }
+                None => tracing::error!(
+                    error = %err,
+                    results = piece.results.len(),
+                    statuses = piece.statuses.len(),
+                    incidents = piece.incidents.len(),
+                    "the database refused a check result: it is dropped, the others are written"
+                ),
+            }
+        }
+    }
+}
+
+/// Writes one batch, retrying while the database is unavailable; any other error is returned.
+async fn write_waiting(store: &dyn Store, batch: &HistoryBatch) -> Result<(), StoreError> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match store.record_history(batch).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, retry_in_ms = delay.as_millis() as u64, results = batch.results.len(),
+                    "cannot write check results now; keeping them and retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err),
         }
     }
 }

@@ -27,30 +27,27 @@ pub struct ProbeOutcome {
 
 /// Shared clients: building one per check would cost a TLS context and a connection pool each time.
 pub struct Prober {
-    /// Indexed by [verify_tls][follow_redirects].
-    http: [[reqwest::Client; 2]; 2],
+    /// Indexed by verify_tls. They never follow redirects themselves: `http` does, so that a check's own
+    /// headers (often credentials) go only to the origin they were meant for.
+    http: [reqwest::Client; 2],
     resolver: TokioResolver,
 }
 
+/// Redirects followed at most.
+const MAX_REDIRECTS: usize = 10;
+
 impl Prober {
     pub fn new() -> Result<Self, String> {
-        let client = |verify: bool, follow: bool| {
+        let client = |verify: bool| {
             reqwest::Client::builder()
                 .user_agent(concat!("Homewatch/", env!("CARGO_PKG_VERSION")))
                 .danger_accept_invalid_certs(!verify)
-                .redirect(if follow {
-                    reqwest::redirect::Policy::limited(10)
-                } else {
-                    reqwest::redirect::Policy::none()
-                })
+                .redirect(reqwest::redirect::Policy::none())
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build()
                 .map_err(|err| format!("cannot build the HTTP client: {err}"))
         };
-        let http = [
-            [client(false, false)?, client(false, true)?],
-            [client(true, false)?, client(true, true)?],
-        ];
+        let http = [client(false)?, client(true)?];
         let resolver = TokioResolver::builder_tokio()
             .map_err(|err| format!("cannot read the system's DNS configuration: {err}"))?
             .build()
@@ -96,18 +93,47 @@ impl Prober {
         target: &str,
         timeout: Duration,
     ) -> Result<Option<u16>, (Option<u16>, String)> {
-        let client = &self.http[usize::from(check.verify_tls.unwrap_or(true))]
-            [usize::from(check.follow_redirects.unwrap_or(true))];
-        let method = reqwest::Method::from_bytes(check.method.as_deref().unwrap_or("GET").as_bytes())
+        let client = &self.http[usize::from(check.verify_tls.unwrap_or(true))];
+        let mut method = reqwest::Method::from_bytes(check.method.as_deref().unwrap_or("GET").as_bytes())
             .map_err(|_| (None, "invalid method".to_owned()))?;
-        let mut request = client.request(method, target).timeout(timeout);
-        for (name, value) in check.headers.iter().flatten() {
-            request = request.header(name, value);
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|err| (None, describe_http_error(&err)))?;
+        let mut url =
+            url::Url::parse(target).map_err(|err| (None, format!("the target is not a URL: {err}")))?;
+        let origin = url.origin();
+        let follow = check.follow_redirects.unwrap_or(true);
+        let mut redirects = 0;
+        let mut response = loop {
+            let mut request = client.request(method.clone(), url.clone()).timeout(timeout);
+            // The check's headers go to the origin it names, never to another host a redirect points at.
+            if url.origin() == origin {
+                for (name, value) in check.headers.iter().flatten() {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|err| (None, describe_http_error(&err)))?;
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| url.join(location).ok());
+            match location {
+                Some(next) if follow && response.status().is_redirection() => {
+                    redirects += 1;
+                    if redirects > MAX_REDIRECTS {
+                        return Err((Some(response.status().as_u16()), "too many redirects".into()));
+                    }
+                    // As browsers do: 303, and 301/302 after a POST, continue with GET.
+                    let status = response.status().as_u16();
+                    if status == 303 || (matches!(status, 301 | 302) && method == reqwest::Method::POST) {
+                        method = reqwest::Method::GET;
+                    }
+                    url = next;
+                }
+                _ => break response,
+            }
+        };
         let status = response.status().as_u16();
         let accepted = check
             .expected_status

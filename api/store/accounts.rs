@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    StoreError, StoreResult,
+    PasswordReset, StoreError, StoreResult,
     rows::{SESSION_SELECT, SessionRow, TOKEN_SELECT, TokenRow, UserRow},
     rules::{admin_stays, first_user_once},
     sql::{Backend, Lock, Tx, Violations, sql},
@@ -97,8 +97,7 @@ pub async fn update_user(
     db: &dyn Backend,
     id: i64,
     role: Option<Role>,
-    password_hash: Option<&str>,
-    keep_session: Option<i64>,
+    password: Option<PasswordReset<'_>>,
 ) -> StoreResult<User> {
     let mut tx = db.write().await?;
     db.dialect().lock(&mut tx, Lock::Users).await?;
@@ -115,16 +114,22 @@ pub async fn update_user(
     )
     .bind(id)
     .bind(role.map(Role::as_str))
-    .bind(password_hash)
+    .bind(password.map(|reset| reset.hash))
     .bind(now())
     .fetch_one(&mut tx)
     .await?;
-    if password_hash.is_some() {
+    if let Some(reset) = password {
         sql("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
             .bind(id)
-            .bind(keep_session)
+            .bind(reset.keep_session)
             .execute(&mut tx)
             .await?;
+        if reset.revoke_tokens {
+            sql("DELETE FROM api_tokens WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     row.try_into()

@@ -168,14 +168,13 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this name, ignoring case.
     async fn find_user(&self, username: &str) -> StoreResult<Option<StoredUser>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
-    /// Changes a role and/or a password hash. Refuses (Conflict) to leave no admin. A new password ends every
-    /// session of the user but `keep_session`.
+    /// Changes a role and/or the password. Refuses (Conflict) to leave no admin. A new password ends every
+    /// session of the user but the one it keeps, and their API tokens when asked to.
     async fn update_user(
         &self,
         id: i64,
         role: Option<Role>,
-        password_hash: Option<&str>,
-        keep_session: Option<i64>,
+        password: Option<PasswordReset<'_>>,
     ) -> StoreResult<User>;
     /// Deletes a user with their sessions and tokens; refuses (Conflict) to delete the last admin.
     async fn delete_user(&self, id: i64) -> StoreResult<()>;
@@ -213,6 +212,17 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()>;
     /// Deletes sessions and tokens that expired before `now`; returns how many went.
     async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// A new password for a user, and what ends with the old one.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordReset<'a> {
+    /// The new password's hash.
+    pub hash: &'a str,
+    /// The session that stays (the one changing its own password); every other session of the user ends.
+    pub keep_session: Option<i64>,
+    /// Also delete the user's API tokens.
+    pub revoke_tokens: bool,
 }
 
 /// Every backend is a store: the one implementation, over the shared SQL of each aggregate.
@@ -347,10 +357,9 @@ impl<B: Backend> Store for B {
         &self,
         id: i64,
         role: Option<Role>,
-        password_hash: Option<&str>,
-        keep_session: Option<i64>,
+        password: Option<PasswordReset<'_>>,
     ) -> StoreResult<User> {
-        accounts::update_user(self, id, role, password_hash, keep_session).await
+        accounts::update_user(self, id, role, password).await
     }
     async fn delete_user(&self, id: i64) -> StoreResult<()> {
         accounts::delete_user(self, id).await

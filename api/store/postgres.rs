@@ -61,7 +61,9 @@ impl PostgresStore {
         );
         // One direct connection first: the pool would only report "timed out", hiding the real reason
         // (connection refused, wrong password, no such database).
-        let probe = tokio::time::timeout(pool.acquire_timeout, PgConnection::connect_with(&options)).await;
+        // A first connection may take longer than a pool waits for one (a slow link, a server still starting).
+        let probe_within = pool.acquire_timeout.max(std::time::Duration::from_secs(10));
+        let probe = tokio::time::timeout(probe_within, PgConnection::connect_with(&options)).await;
         let failure = match probe {
             Ok(Ok(connection)) => {
                 let _ = connection.close().await;
@@ -73,10 +75,7 @@ impl PostgresStore {
                     if db.code().is_some_and(|code| code.starts_with("28") || code == "3D000"));
                 Some((url.scrub(&err.to_string()), permanent))
             }
-            Err(_) => Some((
-                format!("no answer within {} ms", pool.acquire_timeout.as_millis()),
-                false,
-            )),
+            Err(_) => Some((format!("no answer within {} ms", probe_within.as_millis()), false)),
         };
         if let Some((reason, permanent)) = failure {
             let message = format!(

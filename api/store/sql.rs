@@ -3,6 +3,8 @@
 //! derive `sqlx::FromRow` for both drivers. What differs between the dialects is data, not code: the
 //! [`Dialect`] each store module declares, and the connections its [`Backend`] hands out.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 #[cfg(feature = "postgres")]
@@ -15,13 +17,22 @@ use sqlx::{
 use super::{StoreError, StoreKind, StoreResult};
 
 /// One argument of a statement. NULL is the `None` of each kind.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arg<'a> {
     Int(Option<i64>),
     Float(Option<f64>),
     Bool(Option<bool>),
-    Text(Option<&'a str>),
+    Text(Option<Cow<'a, str>>),
     Time(Option<DateTime<Utc>>),
+}
+
+/// Text as both stores can hold it: PostgreSQL refuses NUL in text (a DNS TXT answer or a page can carry
+/// one into an error message), so it becomes U+FFFD, the replacement character, in both.
+fn storable(text: &str) -> Cow<'_, str> {
+    match text.contains('\0') {
+        true => Cow::Owned(text.replace('\0', "\u{fffd}")),
+        false => Cow::Borrowed(text),
+    }
 }
 
 macro_rules! arg_from {
@@ -51,25 +62,25 @@ arg_from!(
 
 impl<'a> From<&'a str> for Arg<'a> {
     fn from(value: &'a str) -> Self {
-        Arg::Text(Some(value))
+        Arg::Text(Some(storable(value)))
     }
 }
 
 impl<'a> From<&'a String> for Arg<'a> {
     fn from(value: &'a String) -> Self {
-        Arg::Text(Some(value))
+        Arg::Text(Some(storable(value)))
     }
 }
 
 impl<'a> From<Option<&'a str>> for Arg<'a> {
     fn from(value: Option<&'a str>) -> Self {
-        Arg::Text(value)
+        Arg::Text(value.map(storable))
     }
 }
 
 impl<'a> From<&'a Option<String>> for Arg<'a> {
     fn from(value: &'a Option<String>) -> Self {
-        Arg::Text(value.as_deref())
+        Arg::Text(value.as_deref().map(storable))
     }
 }
 

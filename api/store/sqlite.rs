@@ -194,12 +194,24 @@ impl Backend for SqliteStore {
 
     async fn write(&self) -> StoreResult<Tx> {
         self.check_file()?;
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(SqlError)?;
-        Ok(Tx::Sqlite(tx))
+        match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => Ok(Tx::Sqlite(tx)),
+            // A COMMIT that failed (a full disk: SQLite rolled back by itself) leaves the driver believing the
+            // writer is still in a transaction, for good. Replace that connection and begin on a fresh one.
+            Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+                if let Ok(stuck) = self.writer.acquire().await {
+                    let _ = stuck.close().await;
+                }
+                tracing::warn!("replaced the SQLite writer connection after a failed commit");
+                let tx = self
+                    .writer
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(SqlError)?;
+                Ok(Tx::Sqlite(tx))
+            }
+            Err(err) => Err(SqlError(err).into()),
+        }
     }
 
     async fn snapshot(&self) -> StoreResult<Tx> {

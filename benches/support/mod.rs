@@ -84,14 +84,11 @@ pub async fn token(access: &Access, user: &User, scope: Scope) -> String {
 
 /// The whole server on a free port, serving the web folder of this checkout.
 pub async fn serve(store: &Arc<dyn Store>, engine: &Engine, access: Arc<Access>) -> Running {
-    let options = HttpOptions {
-        web_dir: None,
-        request_timeout: Duration::from_secs(30),
-        cors_origins: Vec::new(),
-    };
+    let options = HttpOptions::default();
     let app = http::app(store.clone(), engine.clone(), access, &options).unwrap();
     server::start(
         "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
         app,
         std::future::pending(),
         Duration::from_secs(1),

@@ -14,7 +14,7 @@ use std::{
 
 use homewatch::{
     auth::{Access, AccessConfig},
-    http::{self, HttpOptions},
+    http::{self, HttpOptions, connections::ConnectionLimits},
     model::{NewToken, NewUser, Role, Scope, User},
     monitor::{
         engine::{Engine, EngineConfig},
@@ -50,6 +50,8 @@ pub fn test_pool() -> PoolConfig {
 pub struct TestDb {
     pub url: DatabaseUrl,
     pub backend: Backend,
+    /// The pool the store opens with (`test_pool` unless set).
+    pub pool: PoolConfig,
     pub dir: tempfile::TempDir,
     #[cfg(feature = "postgres")]
     postgres: Option<postgres_db::Created>,
@@ -64,6 +66,7 @@ impl TestDb {
                 Self {
                     url: DatabaseUrl::new(format!("sqlite://{}", path.display())),
                     backend,
+                    pool: test_pool(),
                     dir,
                     #[cfg(feature = "postgres")]
                     postgres: None,
@@ -75,6 +78,7 @@ impl TestDb {
                 Self {
                     url: created.url.clone(),
                     backend,
+                    pool: test_pool(),
                     dir,
                     postgres: Some(created),
                 }
@@ -88,13 +92,18 @@ impl TestDb {
         self
     }
 
+    pub fn with_pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
+        self
+    }
+
     /// The SQLite file's path (SQLite only).
     pub fn sqlite_path(&self) -> PathBuf {
         self.dir.path().join("data").join("homewatch.db")
     }
 
     pub async fn open(&self) -> Arc<dyn Store> {
-        let store = store::connect(&self.url, &test_pool())
+        let store = store::connect(&self.url, &self.pool)
             .await
             .expect("connect to the test database");
         store.migrate().await.expect("migrate the test database");
@@ -204,11 +213,7 @@ pub fn web_dir() -> PathBuf {
 
 /// The test server serves the page built into the binary, as a release does.
 pub fn http_options() -> HttpOptions {
-    HttpOptions {
-        web_dir: None,
-        request_timeout: Duration::from_secs(30),
-        cors_origins: Vec::new(),
-    }
+    HttpOptions::default()
 }
 
 /// How a test's server is set up; every test server starts here:
@@ -216,6 +221,7 @@ pub fn http_options() -> HttpOptions {
 pub struct App {
     db: Result<TestDb, Backend>,
     http: HttpOptions,
+    connections: ConnectionLimits,
     access: AccessConfig,
     listen: SocketAddr,
     flush_interval: Duration,
@@ -237,6 +243,7 @@ impl App {
         Self {
             db,
             http: http_options(),
+            connections: ConnectionLimits::default(),
             access: AccessConfig::default(),
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval: Duration::from_millis(100),
@@ -246,6 +253,11 @@ impl App {
 
     pub fn http(mut self, http: HttpOptions) -> Self {
         self.http = http;
+        self
+    }
+
+    pub fn connections(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
         self
     }
 
@@ -295,9 +307,15 @@ impl App {
         .expect("start the engine");
         let app =
             http::app(store.clone(), engine.clone(), access.clone(), &self.http).expect("build the app");
-        let running = server::start(self.listen, app, std::future::pending(), Duration::from_secs(2))
-            .await
-            .expect("start the server");
+        let running = server::start(
+            self.listen,
+            self.connections,
+            app,
+            std::future::pending(),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("start the server");
         let addr = running.addr;
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some((_, token)) = &admin {
@@ -477,6 +495,7 @@ impl TestApp {
 
     /// Stops the server and closes the store, handing back the database for a restart.
     pub async fn stop(mut self) -> TestDb {
+        self.engine.close_listeners();
         if let Some(running) = self.running.take() {
             running.stop().await.expect("server stops cleanly");
         }
@@ -539,6 +558,66 @@ impl TcpProxy {
     pub async fn cut(mut self) {
         self.tasks.shutdown().await;
     }
+}
+
+/// A reqwest client signed in as `username` with a session cookie, sending the page's own header, as the
+/// page does.
+pub async fn session_client(app: &TestApp, username: &str, password: &str) -> reqwest::Client {
+    let login = app
+        .anonymous
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&serde_json::json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("login reaches the server");
+    assert_eq!(login.status(), StatusCode::OK, "login as {username}");
+    let cookie = login
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+        .find(|pair| pair.starts_with("homewatch_session="))
+        .expect("a session cookie");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    headers.insert("x-homewatch-request", "1".parse().unwrap());
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A viewer named `name` (password `{name}-password`, created by the admin) and a read token of theirs.
+pub async fn viewer_token(app: &TestApp, name: &str) -> (i64, String) {
+    let password = format!("{name}-password");
+    let created = app
+        .post(
+            "/api/v1/users",
+            serde_json::json!({ "username": name, "password": password, "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    viewer_token_with(app, name, &password).await
+}
+
+/// A read token of the existing viewer `name`, signed in with `password`; and their id.
+pub async fn viewer_token_with(app: &TestApp, name: &str, password: &str) -> (i64, String) {
+    let session = session_client(app, name, password).await;
+    let token = read(
+        session
+            .post(format!("{}/api/v1/tokens", app.base))
+            .json(&serde_json::json!({ "name": "tests", "scope": "read" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{}", token.text);
+    (
+        token.body["user_id"].as_i64().unwrap(),
+        token.body["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// A check from its JSON form, validated and with its defaults, for a tile at https://nas.lan.
