@@ -6,9 +6,10 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
+    alerts::AlertsConfig,
     auth::AccessConfig,
     http::{connections::ConnectionLimits, streams::StreamLimits},
-    monitor::engine::EngineConfig,
+    monitor::{alerting::FlapRule, engine::EngineConfig},
     store::{DatabaseUrl, PoolConfig},
 };
 
@@ -105,6 +106,8 @@ pub struct Config {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// Where the data lives, and the pools that reach it.
@@ -274,6 +277,62 @@ impl EngineArgs {
             retention_raw_days: self.retention_raw_days,
             retention_rollup_days: self.retention_rollup_days,
             ..EngineConfig::DEFAULT
+        }
+    }
+}
+
+/// Telling people: delivery of notifications, flapping, and maintenance in uptime.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Alerts")]
+pub struct AlertArgs {
+    /// How long one delivery attempt may take (a provider that hangs delays nothing else).
+    #[arg(long, global = true, env = "HOMEWATCH_ALERT_TIMEOUT", default_value_t = Span(AlertsConfig::DEFAULT.attempt_timeout))]
+    pub alert_timeout: Span,
+
+    /// The wait after a failed delivery; it doubles with each further failure, up to an hour.
+    #[arg(long, global = true, env = "HOMEWATCH_ALERT_RETRY_BASE", default_value_t = Span(AlertsConfig::DEFAULT.retry_base))]
+    pub alert_retry_base: Span,
+
+    /// How long a notification is retried before it is marked failed.
+    #[arg(long, global = true, env = "HOMEWATCH_ALERT_RETRY_FOR", default_value_t = Span(AlertsConfig::DEFAULT.retry_for))]
+    pub alert_retry_for: Span,
+
+    /// Deliveries in flight per channel, at most.
+    #[arg(long, global = true, env = "HOMEWATCH_ALERT_PER_CHANNEL", default_value_t = AlertsConfig::DEFAULT.per_channel,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub alert_per_channel: u32,
+
+    /// A tile that changes between up and down more often than this within HOMEWATCH_FLAP_WINDOW is flapping:
+    /// one message, then silence until it is stable.
+    #[arg(long, global = true, env = "HOMEWATCH_FLAP_CHANGES", default_value_t = FlapRule::DEFAULT.changes,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub flap_changes: u32,
+
+    /// The window flapping is counted in, and how long a flapping tile must stay stable.
+    #[arg(long, global = true, env = "HOMEWATCH_FLAP_WINDOW", default_value_t = Span(FlapRule::DEFAULT.window))]
+    pub flap_window: Span,
+
+    /// Count check results found during maintenance windows in uptime too (by default that time is left out).
+    #[arg(long, global = true, env = "HOMEWATCH_MAINTENANCE_IN_UPTIME", default_value_t = EngineConfig::DEFAULT.maintenance_in_uptime,
+          num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub maintenance_in_uptime: bool,
+}
+
+impl AlertArgs {
+    pub fn alerts(&self, public_url: Option<url::Url>) -> AlertsConfig {
+        AlertsConfig {
+            attempt_timeout: self.alert_timeout.0,
+            retry_base: self.alert_retry_base.0,
+            retry_for: self.alert_retry_for.0,
+            per_channel: self.alert_per_channel,
+            public_url,
+        }
+    }
+
+    pub fn flap(&self) -> FlapRule {
+        FlapRule {
+            changes: self.flap_changes,
+            window: self.flap_window.0,
         }
     }
 }

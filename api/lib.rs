@@ -1,6 +1,7 @@
 //! Homewatch: a self-hosted dashboard that shows services as tiles in groups and watches them.
 //! The binary (`main.rs`) is a thin shell over this library, which the integration tests drive too.
 
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod http;

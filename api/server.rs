@@ -10,6 +10,7 @@ use poem::{
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
+    alerts::Dispatcher,
     auth::{Access, AccessConfig},
     config::{Config, Secret, UserCommand},
     http::{
@@ -17,7 +18,10 @@ use crate::{
         connections::{ConnectionLimits, GuardedAcceptor},
     },
     model::{Role, Validate},
-    monitor::{engine::Engine, probe::Prober},
+    monitor::{
+        engine::{Engine, EngineConfig},
+        probe::Prober,
+    },
     store::{self, ConnectError, Store},
 };
 
@@ -161,6 +165,7 @@ pub fn http_options(config: &Config) -> HttpOptions {
             per_user: config.http.max_streams_per_user,
             ..Default::default()
         },
+        alerts: config.alerts.alerts(config.access.public_url.clone()),
     }
 }
 
@@ -222,9 +227,21 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
     let access = start_access(store.clone(), config.access.access(), config.access.admin()).await?;
     let prober = Prober::new().map_err(StartError::Runtime)?;
-    let engine = Engine::start(store.clone(), Arc::new(prober), config.engine.engine())
+    let engine_config = EngineConfig {
+        flap: config.alerts.flap(),
+        maintenance_in_uptime: config.alerts.maintenance_in_uptime,
+        ..config.engine.engine()
+    };
+    let engine = Engine::start(store.clone(), Arc::new(prober), engine_config)
         .await
         .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
+    let dispatcher = Dispatcher::start(
+        store.clone(),
+        config.alerts.alerts(config.access.public_url.clone()),
+        engine.alerts_stored(),
+        engine.maintenance().clone(),
+    )
+    .map_err(StartError::Runtime)?;
     let app = http::app(store.clone(), engine.clone(), access, &http_options(config))
         .map_err(StartError::Config)?;
     // At the signal the event streams end first, so that shutdown need not wait out their grace period.
@@ -250,6 +267,7 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
     );
     let result = running.wait().await;
     engine.stop().await;
+    dispatcher.stop().await;
     store.close().await;
     result.map_err(|err| StartError::Runtime(format!("server stopped: {err}")))
 }

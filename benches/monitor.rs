@@ -197,6 +197,7 @@ async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usi
                 latency_ms: latency,
                 status_code: Some(if ok { 200 } else { 503 }),
                 error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+                maintenance: false,
             });
             at += if recent { minute } else { hour };
             if batch.len() == 20_000 {

@@ -228,6 +228,7 @@ mod history {
                     latency_ms: 5 + ((at / minute + n as i64) % 40) as u32,
                     status_code: Some(if ok { 200 } else { 503 }),
                     error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+                    maintenance: false,
                 });
                 at += minute;
             }
@@ -239,6 +240,7 @@ mod history {
                 last_latency_ms: Some(12),
                 last_error: None,
                 failures: 0,
+                memory: Default::default(),
             }];
             store
                 .record_history(&HistoryBatch {

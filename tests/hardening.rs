@@ -458,6 +458,7 @@ fn result(service_id: i64, error: &str) -> CheckResult {
         latency_ms: 5,
         status_code: None,
         error: Some(error.to_owned()),
+        maintenance: false,
     }
 }
 

@@ -790,6 +790,7 @@ fn result(service_id: i64, at_ms: i64, ok: bool, latency_ms: u32) -> CheckResult
         latency_ms,
         status_code: Some(if ok { 200 } else { 503 }),
         error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+        maintenance: false,
     }
 }
 
@@ -908,6 +909,7 @@ async fn history_skips_deleted_tiles_and_keeps_one_open_incident(backend: Backen
         last_latency_ms: Some(12),
         last_error: Some("connection refused".into()),
         failures: 3,
+        memory: Default::default(),
     };
     let open = |service_id| IncidentChange::Open {
         service_id,
@@ -921,6 +923,7 @@ async fn history_skips_deleted_tiles_and_keeps_one_open_incident(backend: Backen
         ],
         statuses: vec![down(kept), down(gone)],
         incidents: vec![open(kept), open(gone), open(kept)],
+        ..Default::default()
     };
     store
         .record_history(&batch)
@@ -1037,6 +1040,7 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
                 latency_ms: 3,
                 status_code: Some(500),
                 error: Some("status 500 is not in 200-299".into()),
+                maintenance: false,
             }],
             statuses: vec![StatusUpdate {
                 service_id: tile,
@@ -1046,12 +1050,14 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
                 last_latency_ms: Some(3),
                 last_error: Some("status 500 is not in 200-299".into()),
                 failures: 3,
+                memory: Default::default(),
             }],
             incidents: vec![IncidentChange::Open {
                 service_id: tile,
                 started_at: at,
                 cause: "status 500 is not in 200-299".into(),
             }],
+            ..Default::default()
         })
         .await
         .unwrap();

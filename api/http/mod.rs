@@ -19,6 +19,7 @@ use tower_http::{
 use crate::{auth::Access, monitor::engine::Engine, store::Store, tiles::Tiles};
 
 pub mod account;
+pub mod alerts;
 pub mod connections;
 pub mod dashboard;
 pub mod groups;
@@ -62,6 +63,10 @@ pub enum ApiTags {
     Tokens,
     /// Users and their roles (admins only).
     Users,
+    /// Notification channels (write-only secrets), test messages, and the delivery log.
+    Alerts,
+    /// Planned maintenance: tiles show `maintenance`, nothing is notified, uptime leaves the time out.
+    Maintenance,
 }
 
 pub type Api = (
@@ -72,6 +77,8 @@ pub type Api = (
     account::AccountApi,
     tokens::TokensApi,
     users::UsersApi,
+    alerts::AlertsApi,
+    alerts::MaintenanceApi,
 );
 
 /// The typed API, without a store: enough to print or serve the spec.
@@ -85,6 +92,8 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             account::AccountApi,
             tokens::TokensApi,
             users::UsersApi,
+            alerts::AlertsApi,
+            alerts::MaintenanceApi,
         ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),
@@ -136,6 +145,8 @@ pub struct HttpOptions {
     /// Host names (and `host:port`s) requests may be addressed to; empty: any.
     pub allowed_hosts: Vec<String>,
     pub streams: streams::StreamLimits,
+    /// How messages are made and sent (the channel test).
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 impl Default for HttpOptions {
@@ -146,6 +157,7 @@ impl Default for HttpOptions {
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             streams: streams::StreamLimits::DEFAULT,
+            alerts: crate::alerts::AlertsConfig::DEFAULT,
         }
     }
 }
@@ -394,6 +406,7 @@ pub fn app(
         ));
     }
     let web = Arc::new(web::WebApp::new(web_dir));
+    let notifier = Arc::new(alerts::Notifier::new(options.alerts.clone())?);
 
     let routes = Route::new()
         .nest(
@@ -421,6 +434,7 @@ pub fn app(
         .data(streams::Streams::new(options.streams))
         .data(security::CrossOrigins(options.cors_origins.clone()))
         .data(store)
+        .data(notifier)
         .data(access);
 
     let layered = security_headers(routes)

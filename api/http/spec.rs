@@ -59,6 +59,20 @@ const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("getUser", &[401, 403, 404, 503]),
     ("updateUser", &[400, 401, 403, 404, 409, 413, 415, 422, 503]),
     ("deleteUser", &[401, 403, 404, 409, 503]),
+    ("listChannels", &[401, 503]),
+    ("createChannel", &[400, 401, 403, 409, 413, 415, 422, 503]),
+    ("getChannel", &[401, 404, 503]),
+    ("updateChannel", &[400, 401, 403, 404, 409, 413, 415, 422, 503]),
+    ("deleteChannel", &[401, 403, 404, 503]),
+    ("testChannel", &[401, 403, 404, 503]),
+    ("listNotifications", &[401, 422, 503]),
+    ("getNotification", &[401, 404, 503]),
+    ("resendNotification", &[401, 403, 404, 409, 503]),
+    ("listMaintenance", &[401, 503]),
+    ("createMaintenance", &[400, 401, 403, 413, 415, 422, 503]),
+    ("getMaintenance", &[401, 404, 503]),
+    ("updateMaintenance", &[400, 401, 403, 404, 413, 415, 422, 503]),
+    ("deleteMaintenance", &[401, 403, 404, 503]),
 ];
 
 /// The error statuses operation `operation_id` can answer (empty for an unknown operation).

@@ -510,11 +510,14 @@ pub struct ServiceStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchedTile {
     pub id: i64,
+    pub group_id: i64,
     pub url: String,
     pub check: Check,
     pub state: ServiceState,
     /// When the tile entered `state`, if it ever was checked.
     pub since: Option<DateTime<Utc>>,
+    /// What people were last told about it.
+    pub memory: super::AlertMemory,
 }
 
 impl WatchedTile {
@@ -525,10 +528,12 @@ impl WatchedTile {
         }
         Some(Self {
             id: service.id,
+            group_id: service.group_id,
             url: service.url.clone(),
             check: service.check.clone()?,
             state: service.status.state,
             since: service.status.since,
+            memory: super::AlertMemory::default(),
         })
     }
 }

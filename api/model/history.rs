@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{ServiceState, ServiceStatus};
+use super::{Alert, AlertMemory, ServiceState, ServiceStatus};
 
 /// One run of a tile's check.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -18,6 +18,8 @@ pub struct CheckResult {
     pub status_code: Option<u16>,
     /// Why the check failed.
     pub error: Option<String>,
+    /// Found during a maintenance window: kept, but left out of uptime (unless the server counts it).
+    pub maintenance: bool,
 }
 
 /// A stretch of time a tile was down: opened when it went down, closed when it came back up.
@@ -54,6 +56,8 @@ pub struct StatusUpdate {
     pub last_error: Option<String>,
     /// Failed checks in a row.
     pub failures: u32,
+    /// What people were last told about the tile.
+    pub memory: AlertMemory,
 }
 
 /// An incident opening or closing.
@@ -76,70 +80,61 @@ pub struct HistoryBatch {
     pub results: Vec<CheckResult>,
     pub statuses: Vec<StatusUpdate>,
     pub incidents: Vec<IncidentChange>,
+    /// Alerts decided with these statuses: stored as notifications in the same transaction.
+    pub alerts: Vec<Alert>,
+    /// Results found during maintenance count in uptime too (HOMEWATCH_MAINTENANCE_IN_UPTIME).
+    pub count_maintenance: bool,
 }
 
 impl HistoryBatch {
     pub fn is_empty(&self) -> bool {
-        self.results.is_empty() && self.statuses.is_empty() && self.incidents.is_empty()
+        self.results.is_empty()
+            && self.statuses.is_empty()
+            && self.incidents.is_empty()
+            && self.alerts.is_empty()
     }
 
     fn len(&self) -> usize {
-        self.results.len() + self.statuses.len() + self.incidents.len()
+        self.results.len() + self.statuses.len() + self.incidents.len() + self.alerts.len()
     }
 
     /// Two halves that, written one after the other, write what this batch writes; None for a single row.
+    /// Rows of several kinds split by kind first (results, statuses, alerts, incidents); one kind halves.
     pub fn split(&self) -> Option<(HistoryBatch, HistoryBatch)> {
         if self.len() <= 1 {
             return None;
         }
-        let halve = |rows: usize| rows.div_ceil(2);
-        let (results, statuses, incidents) = (
-            halve(self.results.len()),
-            halve(self.statuses.len()),
-            halve(self.incidents.len()),
-        );
-        // One kind of row alone splits itself; rows of several kinds split by kind first.
-        let kinds = [self.results.len(), self.statuses.len(), self.incidents.len()]
-            .iter()
-            .filter(|rows| **rows > 0)
-            .count();
-        if kinds > 1 {
-            let first = HistoryBatch {
-                results: self.results.clone(),
-                ..Default::default()
-            };
-            let second = HistoryBatch {
-                statuses: self.statuses.clone(),
-                incidents: self.incidents.clone(),
-                ..Default::default()
-            };
-            return Some(if first.is_empty() {
-                (
-                    HistoryBatch {
-                        statuses: self.statuses.clone(),
-                        ..Default::default()
-                    },
-                    HistoryBatch {
-                        incidents: self.incidents.clone(),
-                        ..Default::default()
-                    },
-                )
+        let empty = || HistoryBatch {
+            count_maintenance: self.count_maintenance,
+            ..Default::default()
+        };
+        let (mut first, mut second) = (empty(), empty());
+        let kinds = [
+            !self.results.is_empty(),
+            !self.statuses.is_empty(),
+            !self.alerts.is_empty(),
+            !self.incidents.is_empty(),
+        ];
+        if kinds.iter().filter(|present| **present).count() > 1 {
+            second = self.clone();
+            if !self.results.is_empty() {
+                first.results = std::mem::take(&mut second.results);
+            } else if !self.statuses.is_empty() {
+                first.statuses = std::mem::take(&mut second.statuses);
             } else {
-                (first, second)
-            });
+                first.alerts = std::mem::take(&mut second.alerts);
+            }
+            return Some((first, second));
         }
-        Some((
-            HistoryBatch {
-                results: self.results[..results].to_vec(),
-                statuses: self.statuses[..statuses].to_vec(),
-                incidents: self.incidents[..incidents].to_vec(),
-            },
-            HistoryBatch {
-                results: self.results[results..].to_vec(),
-                statuses: self.statuses[statuses..].to_vec(),
-                incidents: self.incidents[incidents..].to_vec(),
-            },
-        ))
+        fn halve<T: Clone>(rows: &[T]) -> (Vec<T>, Vec<T>) {
+            let (a, b) = rows.split_at(rows.len().div_ceil(2));
+            (a.to_vec(), b.to_vec())
+        }
+        (first.results, second.results) = halve(&self.results);
+        (first.statuses, second.statuses) = halve(&self.statuses);
+        (first.alerts, second.alerts) = halve(&self.alerts);
+        (first.incidents, second.incidents) = halve(&self.incidents);
+        Some((first, second))
     }
 }
 

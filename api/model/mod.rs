@@ -6,14 +6,20 @@ use poem_openapi::{Object, types::MaybeUndefined};
 use serde::Deserialize;
 
 pub mod account;
+pub mod alerts;
 pub mod check;
 pub mod history;
+pub mod maintenance;
 pub mod patterns;
 pub mod rollup;
 
 pub use account::{
     ApiToken, AuthMethod, AuthState, CreatedToken, LoginRequest, Me, NewToken, NewUser, PasswordChange, Role,
     Scope, Session, SetupRequest, StoredUser, User, UserPatch,
+};
+pub use alerts::{
+    Alert, AlertKind, AlertMemory, Channel, ChannelDraft, ChannelPatch, ChannelSettings, NewChannel,
+    Notification, NotificationFilter,
 };
 pub use check::{Check, CheckKind, ServiceState, ServiceStatus, WatchedTile};
 pub use history::{

@@ -18,7 +18,11 @@ use tokio::{
     time::Instant,
 };
 
-use super::probe::{ProbeOutcome, Prober};
+use super::{
+    alerting::{Alerting, FlapRule, Observation},
+    maintenance::MaintenanceBoard,
+    probe::{ProbeOutcome, Prober},
+};
 use crate::{
     model::{
         Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service, ServiceState,
@@ -80,6 +84,10 @@ pub struct EngineConfig {
     pub retention_raw_days: u32,
     /// Days hourly rollups are kept.
     pub retention_rollup_days: u32,
+    /// When a tile counts as flapping.
+    pub flap: FlapRule,
+    /// Results found during maintenance count in uptime too.
+    pub maintenance_in_uptime: bool,
 }
 
 impl EngineConfig {
@@ -89,6 +97,8 @@ impl EngineConfig {
         flush_interval: Duration::from_secs(1),
         retention_raw_days: 7,
         retention_rollup_days: 400,
+        flap: FlapRule::DEFAULT,
+        maintenance_in_uptime: false,
     };
 }
 
@@ -138,6 +148,11 @@ impl From<EngineEvent> for Event {
     }
 }
 
+/// How often the engine looks whether maintenance windows began or ended, and every how many looks it reads
+/// the windows from the store again.
+const MAINTENANCE_LOOK_EVERY: Duration = Duration::from_secs(1);
+const MAINTENANCE_RELOAD_EVERY: u32 = 30;
+
 /// At shutdown, how long the writer may take to store what the engine found.
 const STOP_WRITING_WITHIN: Duration = Duration::from_secs(10);
 
@@ -148,6 +163,8 @@ enum Command {
     Reload(i64),
     /// Read every tile again (e.g. after a group was deleted with its tiles).
     ReloadAll,
+    /// Read the maintenance windows again.
+    ReloadMaintenance,
     CheckNow(i64, CheckReply),
     Finished {
         service_id: i64,
@@ -171,6 +188,9 @@ pub struct Engine {
     live: LiveStatuses,
     tasks: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
     metrics: Arc<EngineMetrics>,
+    maintenance: Arc<MaintenanceBoard>,
+    /// Told when a batch with alerts is stored: the dispatcher delivers them at once.
+    alerts_stored: Arc<tokio::sync::Notify>,
 }
 
 /// Counters for benchmarks and, later, `/metrics`.
@@ -218,6 +238,7 @@ pub fn next_state(current: ServiceState, failures: u32, retries: u32, ok: bool) 
 }
 
 struct Watch {
+    group_id: i64,
     url: String,
     check: Check,
     state: ServiceState,
@@ -226,6 +247,11 @@ struct Watch {
     /// Bumped on every reload, so results of an older configuration are told apart.
     generation: u64,
     in_flight: bool,
+    alerting: Alerting,
+    /// In a maintenance window (as of the last look).
+    in_maintenance: bool,
+    /// The last status written, to write again with new alert memory when a window ends.
+    last_status: Option<StatusUpdate>,
 }
 
 impl Watch {
@@ -237,13 +263,17 @@ impl Watch {
             _ => 0,
         };
         Self {
+            group_id: tile.group_id,
             url: tile.url,
             check: tile.check,
+            alerting: Alerting::new(tile.memory, tile.state),
             state: tile.state,
             since: tile.since.unwrap_or_else(Utc::now),
             failures,
             generation,
             in_flight: false,
+            in_maintenance: false,
+            last_status: None,
         }
     }
 
@@ -272,6 +302,9 @@ impl Engine {
         let (writes, write_inbox) = mpsc::channel::<Write>(64);
         let metrics = Arc::new(EngineMetrics::default());
         let live = LiveStatuses::default();
+        let maintenance = Arc::new(MaintenanceBoard::default());
+        maintenance.set_windows(store.list_maintenance().await?, Utc::now());
+        let alerts_stored = Arc::new(tokio::sync::Notify::new());
         let engine = Engine {
             commands: commands.clone(),
             events: events.clone(),
@@ -279,6 +312,8 @@ impl Engine {
             live: live.clone(),
             tasks: Arc::default(),
             metrics: metrics.clone(),
+            maintenance: maintenance.clone(),
+            alerts_stored: alerts_stored.clone(),
         };
         let mut scheduler = Scheduler {
             store: store.clone(),
@@ -294,12 +329,20 @@ impl Engine {
             live,
             writes,
             metrics,
+            maintenance,
+            flap: config.flap,
+            count_maintenance: config.maintenance_in_uptime,
         };
         scheduler.reload_all().await?;
+        scheduler.look_at_maintenance(Utc::now());
         let flush_interval = config.flush_interval;
         let mut tasks = engine.tasks.lock().unwrap_or_else(|p| p.into_inner());
         tasks.push(tokio::spawn(scheduler.run(inbox, flush_interval)));
-        tasks.push(tokio::spawn(write_batches(store.clone(), write_inbox)));
+        tasks.push(tokio::spawn(write_batches(
+            store.clone(),
+            write_inbox,
+            alerts_stored,
+        )));
         tasks.push(tokio::spawn(prune_periodically(store, config)));
         drop(tasks);
         Ok(engine)
@@ -312,6 +355,21 @@ impl Engine {
 
     pub fn reload_all(&self) {
         let _ = self.commands.send(Command::ReloadAll);
+    }
+
+    /// Tells the engine the maintenance windows changed.
+    pub fn reload_maintenance(&self) {
+        let _ = self.commands.send(Command::ReloadMaintenance);
+    }
+
+    /// Which tiles are in maintenance now.
+    pub fn maintenance(&self) -> &Arc<MaintenanceBoard> {
+        &self.maintenance
+    }
+
+    /// Notified whenever alerts have been stored.
+    pub fn alerts_stored(&self) -> Arc<tokio::sync::Notify> {
+        self.alerts_stored.clone()
     }
 
     /// Runs a tile's check now and waits until its result is stored.
@@ -329,15 +387,21 @@ impl Engine {
 
     /// Brings a tile read from the store up to what the engine knows: a check that ran but is not stored
     /// yet (results are written about once a second) already shows in its status.
+    /// A tile in a maintenance window shows `maintenance`.
     pub fn freshen(&self, service: &mut Service) {
         if service.check.is_none() || service.status.state == ServiceState::Paused {
             return;
         }
-        let live = self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(status) = live.get(&service.id)
-            && status.last_checked_at > service.status.last_checked_at
         {
-            service.status = status.clone();
+            let live = self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(status) = live.get(&service.id)
+                && status.last_checked_at > service.status.last_checked_at
+            {
+                service.status = status.clone();
+            }
+        }
+        if self.maintenance.covers(service.id, service.group_id) {
+            service.status.state = ServiceState::Maintenance;
         }
     }
 
@@ -409,6 +473,9 @@ struct Scheduler {
     live: LiveStatuses,
     writes: mpsc::Sender<Write>,
     metrics: Arc<EngineMetrics>,
+    maintenance: Arc<MaintenanceBoard>,
+    flap: FlapRule,
+    count_maintenance: bool,
 }
 
 /// A batch for the writer, and who waits for it to be stored.
@@ -431,6 +498,11 @@ impl Scheduler {
     async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>, flush_interval: Duration) {
         let mut flush = tokio::time::interval(flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Maintenance windows begin and end on time to the second; another replica's changes are read
+        // every 30 s.
+        let mut maintenance = tokio::time::interval(MAINTENANCE_LOOK_EVERY);
+        maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut looks = 0u32;
         loop {
             let next_due = self.queue.peek().map(|Reverse((due, _, _))| *due);
             // (Stop is handled by ending the loop; then the last batch goes to the writer, waiting for room.)
@@ -441,6 +513,15 @@ impl Scheduler {
                 },
                 () = sleep_until(next_due) => self.dispatch_due(),
                 _ = flush.tick() => self.flush(),
+                _ = maintenance.tick() => {
+                    looks = looks.wrapping_add(1);
+                    if looks.is_multiple_of(MAINTENANCE_RELOAD_EVERY) {
+                        self.reload_maintenance().await;
+                    } else {
+                        self.maintenance.refresh(Utc::now());
+                        self.look_at_maintenance(Utc::now());
+                    }
+                }
             }
         }
         let batch = std::mem::take(&mut self.pending);
@@ -459,6 +540,7 @@ impl Scheduler {
                     tracing::warn!(error = %err, "could not reload the watched tiles");
                 }
             }
+            Command::ReloadMaintenance => self.reload_maintenance().await,
             Command::CheckNow(service_id, reply) => self.check_now(service_id, reply).await,
             Command::Finished {
                 service_id,
@@ -466,6 +548,57 @@ impl Scheduler {
                 result,
                 reply,
             } => self.finished(service_id, generation, result, reply),
+        }
+    }
+
+    async fn reload_maintenance(&mut self) {
+        match self.store.list_maintenance().await {
+            Ok(windows) => self.maintenance.set_windows(windows, Utc::now()),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the maintenance windows; keeping the ones known")
+            }
+        }
+        self.look_at_maintenance(Utc::now());
+    }
+
+    /// Marks the tiles whose maintenance window began or ended. A tile leaving one is looked at again: people
+    /// hear of its state if it differs from what they were told before the window.
+    fn look_at_maintenance(&mut self, now: DateTime<Utc>) {
+        for (service_id, watch) in &mut self.watches {
+            let covered = self.maintenance.covers(*service_id, watch.group_id);
+            if covered == watch.in_maintenance {
+                continue;
+            }
+            watch.in_maintenance = covered;
+            let (state, previous) = match covered {
+                true => (ServiceState::Maintenance, watch.state),
+                false => (watch.state, ServiceState::Maintenance),
+            };
+            let _ = self.events.send(EngineEvent::StateChanged {
+                service_id: *service_id,
+                state,
+                previous,
+                since: now,
+            });
+            if covered {
+                continue;
+            }
+            let seen = Observation {
+                service_id: *service_id,
+                state: watch.state,
+                since: watch.since,
+                at: now,
+                cause: watch.last_status.as_ref().and_then(|s| s.last_error.as_deref()),
+                in_maintenance: false,
+            };
+            if let Some(alert) = watch.alerting.observe(seen, &self.flap) {
+                self.pending.alerts.push(alert);
+                if let Some(mut status) = watch.last_status.clone() {
+                    status.memory = watch.alerting.memory().clone();
+                    self.pending.statuses.retain(|s| s.service_id != *service_id);
+                    self.pending.statuses.push(status);
+                }
+            }
         }
     }
 
@@ -510,10 +643,15 @@ impl Scheduler {
         let service_id = tile.id;
         let mut watch = Watch::new(tile, self.next_generation);
         if let Some(old) = self.watches.get(&service_id) {
-            // An edit keeps what the engine knows about the tile's health.
+            // An edit keeps what the engine knows about the tile's health, and what people were told.
             watch.state = old.state;
             watch.since = old.since;
             watch.failures = old.failures;
+            watch.alerting = old.alerting.clone();
+            watch.in_maintenance = old.in_maintenance;
+            watch.last_status = old.last_status.clone();
+        } else {
+            watch.in_maintenance = self.maintenance.covers(service_id, watch.group_id);
         }
         let delay = if soon {
             spread(service_id, Duration::from_millis(500))
@@ -545,6 +683,7 @@ impl Scheduler {
             last_latency_ms: None,
             last_error: None,
             failures: 0,
+            memory: Default::default(),
         });
         self.pending.incidents.push(IncidentChange::Close {
             service_id,
@@ -607,6 +746,7 @@ impl Scheduler {
                 latency_ms: outcome.latency_ms,
                 status_code: outcome.status_code,
                 error: outcome.error,
+                maintenance: false,
             };
             let _ = commands.send(Command::Finished {
                 service_id,
@@ -645,7 +785,13 @@ impl Scheduler {
         self.spawn_probe(service_id, generation, check, url, None, Some(reply));
     }
 
-    fn finished(&mut self, service_id: i64, generation: u64, result: CheckResult, reply: Option<CheckReply>) {
+    fn finished(
+        &mut self,
+        service_id: i64,
+        generation: u64,
+        mut result: CheckResult,
+        reply: Option<CheckReply>,
+    ) {
         let Some(watch) = self.watches.get_mut(&service_id) else {
             if let Some(reply) = reply {
                 let _ = reply.send(Err(CheckNowError::Unwatched(service_id)));
@@ -662,6 +808,7 @@ impl Scheduler {
         let previous = watch.state;
         let (state, failures) = next_state(previous, watch.failures, retries, result.ok);
         watch.failures = failures;
+        result.maintenance = watch.in_maintenance;
         if state != previous {
             watch.state = state;
             watch.since = result.checked_at;
@@ -678,12 +825,25 @@ impl Scheduler {
                     ended_at: result.checked_at,
                 });
             }
-            let _ = self.events.send(EngineEvent::StateChanged {
-                service_id,
-                state,
-                previous,
-                since: result.checked_at,
-            });
+            if !watch.in_maintenance {
+                let _ = self.events.send(EngineEvent::StateChanged {
+                    service_id,
+                    state,
+                    previous,
+                    since: result.checked_at,
+                });
+            }
+        }
+        let seen = Observation {
+            service_id,
+            state: watch.state,
+            since: watch.since,
+            at: result.checked_at,
+            cause: result.error.as_deref(),
+            in_maintenance: watch.in_maintenance,
+        };
+        if let Some(alert) = watch.alerting.observe(seen, &self.flap) {
+            self.pending.alerts.push(alert);
         }
         let status = ServiceStatus {
             state: watch.state,
@@ -696,8 +856,7 @@ impl Scheduler {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(service_id, status.clone());
-        self.pending.statuses.retain(|s| s.service_id != service_id);
-        self.pending.statuses.push(StatusUpdate {
+        let update = StatusUpdate {
             service_id,
             state: watch.state,
             since: watch.since,
@@ -705,7 +864,11 @@ impl Scheduler {
             last_latency_ms: status.last_latency_ms,
             last_error: status.last_error.clone(),
             failures,
-        });
+            memory: watch.alerting.memory().clone(),
+        };
+        watch.last_status = Some(update.clone());
+        self.pending.statuses.retain(|s| s.service_id != service_id);
+        self.pending.statuses.push(update);
         self.pending.results.push(result.clone());
         self.metrics
             .found
@@ -730,8 +893,10 @@ impl Scheduler {
         if self.pending.is_empty() {
             return;
         }
+        let mut batch = std::mem::take(&mut self.pending);
+        batch.count_maintenance = self.count_maintenance;
         let write = Write {
-            batch: std::mem::take(&mut self.pending),
+            batch,
             acks: std::mem::take(&mut self.pending_acks),
         };
         if let Err(mpsc::error::TrySendError::Full(write) | mpsc::error::TrySendError::Closed(write)) =
@@ -763,9 +928,17 @@ async fn sleep_until(due: Option<Instant>) {
 /// between tries) and nothing is dropped; meanwhile the scheduler keeps what it finds (see `flush`). A batch
 /// the database refuses for its content is split until the row it refuses stands alone, and only that row is
 /// dropped (and logged), never the rest. Whoever waits for a batch is told when it is done.
-async fn write_batches(store: Arc<dyn Store>, mut inbox: mpsc::Receiver<Write>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut inbox: mpsc::Receiver<Write>,
+    alerts_stored: Arc<tokio::sync::Notify>,
+) {
     while let Some(Write { batch, acks }) = inbox.recv().await {
+        let alerts = !batch.alerts.is_empty();
         write_splitting(store.as_ref(), batch).await;
+        if alerts {
+            alerts_stored.notify_one();
+        }
         for ack in acks {
             let _ = ack.send(());
         }

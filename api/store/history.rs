@@ -49,8 +49,8 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
     let mut tx = db.write().await?;
     for result in &batch.results {
         sql(
-            "INSERT INTO check_results (service_id, checked_at, ok, latency_ms, status_code, error) \
-             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+            "INSERT INTO check_results (service_id, checked_at, ok, latency_ms, status_code, error, maintenance) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
              ON CONFLICT DO NOTHING",
         )
         .bind(result.service_id)
@@ -59,10 +59,17 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         .bind(result.latency_ms.min(i32::MAX as u32))
         .bind(result.status_code)
         .bind(&result.error)
+        .bind(result.maintenance)
         .execute(&mut tx)
         .await?;
     }
-    for (service_id, hour, rollup) in batch_rollups(&batch.results) {
+    let counted: Vec<CheckResult> = batch
+        .results
+        .iter()
+        .filter(|result| batch.count_maintenance || !result.maintenance)
+        .cloned()
+        .collect();
+    for (service_id, hour, rollup) in batch_rollups(&counted) {
         let mut statement = sql(ADD_ROLLUP)
             .bind(service_id)
             .bind(hour)
@@ -77,11 +84,15 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         statement.execute(&mut tx).await?;
     }
     for status in &batch.statuses {
-        sql("INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, failures) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1 AND NOT paused) \
+        sql("INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, \
+             failures, alerted_state, alerted_since, flapping_since) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE EXISTS (SELECT 1 FROM services WHERE id = $1 AND NOT paused) \
              ON CONFLICT (service_id) DO UPDATE SET state = excluded.state, since = excluded.since, \
              last_checked_at = excluded.last_checked_at, last_latency_ms = excluded.last_latency_ms, \
-             last_error = excluded.last_error, failures = excluded.failures \
+             last_error = excluded.last_error, failures = excluded.failures, \
+             alerted_state = excluded.alerted_state, alerted_since = excluded.alerted_since, \
+             flapping_since = excluded.flapping_since \
              WHERE NOT EXISTS (SELECT 1 FROM services WHERE id = excluded.service_id AND paused)")
         .bind(status.service_id)
         .bind(status.state.as_str())
@@ -90,8 +101,14 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         .bind(status.last_latency_ms.map(|ms| ms.min(i32::MAX as u32)))
         .bind(&status.last_error)
         .bind(status.failures.min(i32::MAX as u32))
+        .bind(status.memory.alerted.map(|state| state.as_str()))
+        .bind(status.memory.alerted_since)
+        .bind(status.memory.flapping_since)
         .execute(&mut tx)
         .await?;
+    }
+    for alert in &batch.alerts {
+        super::alerts::enqueue(&mut tx, alert, None).await?;
     }
     for change in &batch.incidents {
         match change {
@@ -128,7 +145,7 @@ pub async fn results(
     limit: u32,
 ) -> StoreResult<Vec<CheckResult>> {
     let rows: Vec<ResultRow> = sql(
-        "SELECT service_id, checked_at, ok, latency_ms, status_code, error \
+        "SELECT service_id, checked_at, ok, latency_ms, status_code, error, maintenance \
          FROM check_results WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 \
          ORDER BY checked_at DESC LIMIT $4",
     )

@@ -10,14 +10,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ApiToken, CheckResult, DashboardRows, Group, GroupPatch, HistoryBatch, Incident, IncidentFilter,
-    NewGroup, NewService, Role, Rollup, Scope, Service, ServiceFilter, ServicePage, ServicePatch, Session,
-    StoredUser, User, WatchedTile,
+    Alert, ApiToken, Channel, ChannelDraft, CheckResult, DashboardRows, Group, GroupPatch, HistoryBatch,
+    Incident, IncidentFilter, NewGroup, NewService, Notification, NotificationFilter, Role, Rollup, Scope,
+    Service, ServiceFilter, ServicePage, ServicePatch, Session, StoredUser, User, WatchedTile,
+    alerts::{AttemptOutcome, DeliveryAttempt, Outgoing, ReminderDue},
+    maintenance::MaintenanceDraft,
 };
 
 mod accounts;
+mod alerts;
 mod groups;
 mod history;
+pub mod maintenance;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod rows;
@@ -27,6 +31,8 @@ pub mod sql;
 pub mod sqlite;
 
 use sql::Backend;
+
+pub use maintenance::StoredMaintenance;
 
 /// What a store operation can fail with; both stores produce these the same way.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +218,50 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_token(&self, id: i64, user_id: Option<i64>) -> StoreResult<()>;
     /// Deletes sessions and tokens that expired before `now`; returns how many went.
     async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Channels with their secrets (callers mask them), by name.
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>>;
+    async fn get_channel(&self, id: i64) -> StoreResult<Channel>;
+    /// Conflict (field `name`) for a taken name; Invalid for an unknown group or tile.
+    async fn create_channel(&self, channel: &ChannelDraft) -> StoreResult<Channel>;
+    /// Replaces the channel whole.
+    async fn update_channel(&self, id: i64, channel: &ChannelDraft) -> StoreResult<Channel>;
+    /// Its notifications stay in the log; undelivered ones fail.
+    async fn delete_channel(&self, id: i64) -> StoreResult<()>;
+
+    /// The delivery log, newest first.
+    async fn list_notifications(&self, filter: &NotificationFilter) -> StoreResult<Vec<Notification>>;
+    async fn get_notification(&self, id: i64) -> StoreResult<Notification>;
+    /// Queues a copy of a delivered or failed notification (Conflict while it is pending).
+    async fn resend_notification(&self, id: i64) -> StoreResult<Notification>;
+    /// Claims due notifications for `worker` until `lease_until`; rows claimed by another live worker are
+    /// skipped (on PostgreSQL without waiting for their locks).
+    async fn claim_notifications(
+        &self,
+        worker: &str,
+        at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Outgoing>>;
+    /// Extends a claim before an attempt; false when it was lost.
+    async fn renew_claim(&self, id: i64, worker: &str, until: DateTime<Utc>) -> StoreResult<bool>;
+    async fn finish_attempt(
+        &self,
+        id: i64,
+        worker: &str,
+        attempt: &DeliveryAttempt,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()>;
+    /// Tiles still down, with each channel that reminds about them.
+    async fn reminders_due(&self) -> StoreResult<Vec<ReminderDue>>;
+    /// Queues a reminder for one channel unless its key is stored already; true when queued.
+    async fn enqueue_reminder(&self, alert: &Alert, channel_id: i64) -> StoreResult<bool>;
+
+    async fn list_maintenance(&self) -> StoreResult<Vec<StoredMaintenance>>;
+    async fn get_maintenance(&self, id: i64) -> StoreResult<StoredMaintenance>;
+    async fn create_maintenance(&self, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance>;
+    async fn update_maintenance(&self, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance>;
+    async fn delete_maintenance(&self, id: i64) -> StoreResult<()>;
 }
 
 /// A new password for a user, and what ends with the old one.
@@ -412,6 +462,74 @@ impl<B: Backend> Store for B {
     }
     async fn prune_expired_access(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         accounts::prune_expired_access(self, now).await
+    }
+
+    async fn list_channels(&self) -> StoreResult<Vec<Channel>> {
+        alerts::list_channels(self).await
+    }
+    async fn get_channel(&self, id: i64) -> StoreResult<Channel> {
+        alerts::get_channel(self, id).await
+    }
+    async fn create_channel(&self, channel: &ChannelDraft) -> StoreResult<Channel> {
+        alerts::create_channel(self, channel).await
+    }
+    async fn update_channel(&self, id: i64, channel: &ChannelDraft) -> StoreResult<Channel> {
+        alerts::update_channel(self, id, channel).await
+    }
+    async fn delete_channel(&self, id: i64) -> StoreResult<()> {
+        alerts::delete_channel(self, id).await
+    }
+    async fn list_notifications(&self, filter: &NotificationFilter) -> StoreResult<Vec<Notification>> {
+        alerts::list_notifications(self, filter).await
+    }
+    async fn get_notification(&self, id: i64) -> StoreResult<Notification> {
+        alerts::get_notification(self, id).await
+    }
+    async fn resend_notification(&self, id: i64) -> StoreResult<Notification> {
+        alerts::resend_notification(self, id).await
+    }
+    async fn claim_notifications(
+        &self,
+        worker: &str,
+        at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Outgoing>> {
+        alerts::claim_notifications(self, worker, at, lease_until, limit).await
+    }
+    async fn renew_claim(&self, id: i64, worker: &str, until: DateTime<Utc>) -> StoreResult<bool> {
+        alerts::renew_claim(self, id, worker, until).await
+    }
+    async fn finish_attempt(
+        &self,
+        id: i64,
+        worker: &str,
+        attempt: &DeliveryAttempt,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
+        alerts::finish_attempt(self, id, worker, attempt, outcome).await
+    }
+    async fn reminders_due(&self) -> StoreResult<Vec<ReminderDue>> {
+        alerts::reminders_due(self).await
+    }
+    async fn enqueue_reminder(&self, alert: &Alert, channel_id: i64) -> StoreResult<bool> {
+        alerts::enqueue_reminder(self, alert, channel_id).await
+    }
+
+    async fn list_maintenance(&self) -> StoreResult<Vec<StoredMaintenance>> {
+        maintenance::list(self).await
+    }
+    async fn get_maintenance(&self, id: i64) -> StoreResult<StoredMaintenance> {
+        maintenance::get(self, id).await
+    }
+    async fn create_maintenance(&self, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
+        maintenance::create(self, draft).await
+    }
+    async fn update_maintenance(&self, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
+        maintenance::update(self, id, draft).await
+    }
+    async fn delete_maintenance(&self, id: i64) -> StoreResult<()> {
+        maintenance::delete(self, id).await
     }
 }
 

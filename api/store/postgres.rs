@@ -36,6 +36,7 @@ const DIALECT: Dialect = Dialect {
     lock_group: Some("SELECT id FROM groups WHERE id = $1 FOR NO KEY UPDATE"),
     applied_migrations: "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0 \
                          ELSE (SELECT count(*) FROM _sqlx_migrations WHERE success) END",
+    claim_notifications: super::sql::claim_notifications!(" FOR UPDATE SKIP LOCKED"),
 };
 
 pub struct PostgresStore {

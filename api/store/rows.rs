@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    ApiToken, Check, CheckResult, Incident, Role, Rollup, Scope, Service, ServiceState, ServiceStatus,
-    Session, StoredUser, User, WatchedTile,
+    AlertMemory, ApiToken, Check, CheckResult, Incident, Role, Rollup, Scope, Service, ServiceState,
+    ServiceStatus, Session, StoredUser, User, WatchedTile,
 };
 
 /// `SELECT` of tiles with their status (`s` and `st`), followed by the rest of the statement given.
@@ -95,10 +95,14 @@ pub fn services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
 #[derive(sqlx::FromRow)]
 pub struct WatchedRow {
     id: i64,
+    group_id: i64,
     url: String,
     check_spec: String,
     state: Option<String>,
     since: Option<DateTime<Utc>>,
+    alerted_state: Option<String>,
+    alerted_since: Option<DateTime<Utc>>,
+    flapping_since: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<WatchedRow> for WatchedTile {
@@ -108,9 +112,15 @@ impl TryFrom<WatchedRow> for WatchedTile {
         Ok(WatchedTile {
             check: decode_check(row.id, &row.check_spec)?,
             id: row.id,
+            group_id: row.group_id,
             url: row.url,
             state: decode_state(row.state.as_deref()),
             since: row.since,
+            memory: AlertMemory {
+                alerted: row.alerted_state.as_deref().and_then(ServiceState::parse),
+                alerted_since: row.alerted_since,
+                flapping_since: row.flapping_since,
+            },
         })
     }
 }
@@ -259,6 +269,7 @@ pub struct ResultRow {
     latency_ms: i32,
     status_code: Option<i16>,
     error: Option<String>,
+    maintenance: bool,
 }
 
 impl From<ResultRow> for CheckResult {
@@ -270,6 +281,7 @@ impl From<ResultRow> for CheckResult {
             latency_ms: u32::try_from(row.latency_ms).unwrap_or_default(),
             status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
             error: row.error,
+            maintenance: row.maintenance,
         }
     }
 }

@@ -358,7 +358,25 @@ pub struct Dialect {
     pub lock_group: Option<&'static str>,
     /// How many migrations have run (0 before the first).
     pub applied_migrations: &'static str,
+    /// Claims due notifications: `$1` worker, `$2` lease end, `$3` now (ms), `$4` how many; returns the rows.
+    /// PostgreSQL skips rows another transaction holds, so replicas never claim the same one.
+    pub claim_notifications: &'static str,
 }
+
+/// The claim statement, with what PostgreSQL adds to its row selection.
+macro_rules! claim_notifications {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE notifications SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT id FROM notifications \
+             WHERE status = 'pending' AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3) \
+             ORDER BY next_attempt_at, id LIMIT $4",
+            $lock,
+            ") RETURNING id, idempotency_key, channel_id, channel_name, service_id, service_name, group_name, event, \
+             payload, created_at, attempts"
+        )
+    };
+}
+pub(crate) use claim_notifications;
 
 impl Dialect {
     pub async fn lock(&self, tx: &mut Tx, lock: Lock) -> StoreResult<()> {

@@ -33,6 +33,7 @@ const DIALECT: Dialect = Dialect {
     lock_group: None,
     applied_migrations: "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = '_sqlx_migrations') \
                          THEN (SELECT count(*) FROM _sqlx_migrations WHERE success) ELSE 0 END",
+    claim_notifications: super::sql::claim_notifications!(""),
 };
 
 pub struct SqliteStore {

@@ -13,6 +13,7 @@ use std::{
 };
 
 use homewatch::{
+    alerts::{AlertsConfig, Dispatcher},
     auth::{Access, AccessConfig},
     http::{self, HttpOptions, connections::ConnectionLimits},
     model::{NewToken, NewUser, Role, Scope, User},
@@ -201,6 +202,7 @@ pub struct TestApp {
     pub admin: Option<(User, String)>,
     pub db: TestDb,
     running: Option<Running>,
+    dispatcher: Option<Dispatcher>,
 }
 
 pub const ADMIN: &str = "admin";
@@ -226,6 +228,7 @@ pub struct App {
     listen: SocketAddr,
     flush_interval: Duration,
     admin: bool,
+    engine: EngineConfig,
 }
 
 impl App {
@@ -248,7 +251,20 @@ impl App {
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval: Duration::from_millis(100),
             admin: true,
+            engine: EngineConfig::default(),
         }
+    }
+
+    /// How notifications are delivered (the retry base, the timeout, the public URL).
+    pub fn alerts(mut self, alerts: AlertsConfig) -> Self {
+        self.http.alerts = alerts;
+        self
+    }
+
+    /// The engine's settings (flapping, maintenance in uptime); the flush interval is set apart.
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = engine;
+        self
     }
 
     pub fn http(mut self, http: HttpOptions) -> Self {
@@ -300,11 +316,18 @@ impl App {
             Arc::new(Prober::new().expect("HTTP client and resolver")),
             EngineConfig {
                 flush_interval: self.flush_interval,
-                ..EngineConfig::default()
+                ..self.engine
             },
         )
         .await
         .expect("start the engine");
+        let dispatcher = Dispatcher::start(
+            store.clone(),
+            self.http.alerts.clone(),
+            engine.alerts_stored(),
+            engine.maintenance().clone(),
+        )
+        .expect("start the dispatcher");
         let app =
             http::app(store.clone(), engine.clone(), access.clone(), &self.http).expect("build the app");
         let running = server::start(
@@ -342,6 +365,7 @@ impl App {
             admin,
             db,
             running: Some(running),
+            dispatcher: Some(dispatcher),
         }
     }
 }
@@ -500,8 +524,20 @@ impl TestApp {
             running.stop().await.expect("server stops cleanly");
         }
         self.engine.stop().await;
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.stop().await;
+        }
         self.store.close().await;
         self.db
+    }
+
+    /// Deliveries attempted and delivered so far by this server's dispatcher.
+    pub fn deliveries(&self) -> (u64, u64) {
+        let metrics = self.dispatcher.as_ref().expect("running").metrics();
+        (
+            metrics.attempts.load(Ordering::Relaxed),
+            metrics.delivered.load(Ordering::Relaxed),
+        )
     }
 }
 
