@@ -72,7 +72,7 @@ const RETRY_MAX: Duration = Duration::from_secs(3600);
 const IN_FLIGHT: usize = 64;
 /// How often the dispatcher looks for due rows without being woken, and for reminders.
 const POLL_EVERY: Duration = Duration::from_secs(1);
-const REMINDERS_EVERY: Duration = Duration::from_secs(30);
+const REMINDERS_EVERY: Duration = Duration::from_secs(10);
 
 /// The wait before attempt `failed + 1`: `base`, doubling per failure, at most an hour, with ±10 % jitter so
 /// that a storm of retries spreads out; never shorter than what the provider asked for.

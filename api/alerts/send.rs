@@ -323,7 +323,7 @@ fn join(base: &str, path: &str) -> Result<reqwest::Url, String> {
         format!("{base}/")
     };
     reqwest::Url::parse(&base)
-        .and_then(|base| base.join(path))
+        .and_then(|base| base.join(&format!("./{path}")))
         .map_err(|err| format!("the server URL cannot be used: {err}"))
 }
 

@@ -2,6 +2,8 @@
 //! PostgreSQL tests take an admin URL from HOMEWATCH_TEST_DATABASE_URL and fail loudly without one.
 #![allow(dead_code)]
 
+pub mod receivers;
+
 use std::{
     net::SocketAddr,
     path::PathBuf,
