@@ -146,6 +146,7 @@ impl Dispatcher {
         let stop = Arc::new(Notify::new());
         let metrics = Arc::new(DispatchMetrics::default());
         let worker = Worker {
+            wake: wake.clone(),
             name: worker_name(),
             store,
             sender,
@@ -181,6 +182,8 @@ fn worker_name() -> String {
 }
 
 struct Worker {
+    /// Woken when alerts are stored, and when a retry falls due.
+    wake: Arc<Notify>,
     name: String,
     store: Arc<dyn Store>,
     sender: Sender,
@@ -270,6 +273,7 @@ impl Worker {
                 claim: claim.clone(),
                 lease: self.lease(),
                 metrics: self.metrics.clone(),
+                wake: self.wake.clone(),
             };
             tokio::spawn(async move {
                 let _permit = permit;
@@ -328,6 +332,7 @@ struct Attempt {
     claim: String,
     lease: chrono::TimeDelta,
     metrics: Arc<DispatchMetrics>,
+    wake: Arc<Notify>,
 }
 
 impl Attempt {
@@ -371,6 +376,12 @@ impl Attempt {
             if next > give_up {
                 AttemptOutcome::Failed
             } else {
+                // Wake the dispatcher when the retry falls due, rather than at its next look.
+                let (wake, wait) = (self.wake.clone(), (next - Utc::now()).to_std().unwrap_or_default());
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait + Duration::from_millis(5)).await;
+                    wake.notify_one();
+                });
                 AttemptOutcome::RetryAt(next)
             }
         };
