@@ -19,7 +19,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_homewatch");
 
 /// A homewatch process on an SQLite file in `dir`, with an admin, and the address it listens on.
 fn server(dir: &Path, port: u16) -> Child {
+    server_with(dir, port, &[])
+}
+
+fn server_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(BIN)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("HOMEWATCH_WEB_DIR")
@@ -163,6 +168,112 @@ async fn sqlite_keeps_every_answered_write_through_a_kill_9() {
         missing.len()
     );
     assert!(missing.is_empty(), "answered but lost: {missing:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Notifications not delivered when the process is killed are delivered after the restart, and those
+/// delivered before it are not sent again: each idempotency key reaches the receiver exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undelivered_alerts_survive_a_kill_9_and_none_is_sent_twice() {
+    use common::receivers::Receiver;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("HOMEWATCH_ALERT_RETRY_BASE", "1s"),
+        ("HOMEWATCH_ALERT_TIMEOUT", "2s"),
+    ];
+    let mut child = server_with(dir.path(), port, &env);
+    wait_healthy(&base, Duration::from_secs(20)).await;
+    let token = admin_token(&base).await;
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+    };
+    let receiver = Receiver::start().await;
+    let (target, _) = common::switchable_target().await;
+    let down = target.replace("/health", "/missing"); // 404: down at the first check
+    call(
+        reqwest::Method::POST,
+        "/api/v1/channels",
+        json!({ "name": "hook", "all_tiles": true,
+        "settings": { "kind": "webhook", "url": format!("{}/hook", receiver.base) } }),
+    )
+    .send()
+    .await
+    .unwrap();
+    let group: serde_json::Value = call(reqwest::Method::POST, "/api/v1/groups", json!({ "name": "G" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let add_tiles = |range: std::ops::Range<i32>| {
+        let requests: Vec<_> = range
+            .map(|n| {
+                call(
+                    reqwest::Method::POST,
+                    "/api/v1/services",
+                    json!({ "group_id": group["id"], "name": format!("T{n}"),
+                    "url": down, "check": { "kind": "http", "retries": 0, "interval_s": 3600 } }),
+                )
+                .send()
+            })
+            .collect();
+        futures_util::future::join_all(requests)
+    };
+    // Ten tiles go down while the receiver accepts: delivered before the kill.
+    add_tiles(0..10).await;
+    receiver
+        .wait_until(Duration::from_secs(20), "ten down alerts", |got| got.len() == 10)
+        .await;
+    // Ten more while it refuses: attempted, not delivered, when the process dies.
+    receiver.refuse(true);
+    add_tiles(10..20).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.received().iter().filter(|r| !r.accepted).count() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the refused alerts were never attempted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    receiver.refuse(false);
+    let restarted = Instant::now();
+    let mut child = server_with(dir.path(), port, &env);
+    wait_healthy(&base, Duration::from_secs(20)).await;
+    receiver
+        .wait_until(Duration::from_secs(60), "all twenty alerts", |got| {
+            got.len() >= 20
+        })
+        .await;
+    let after = restarted.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let accepted = receiver.accepted();
+    let mut keys: Vec<&str> = accepted
+        .iter()
+        .filter_map(|r| r.header("x-homewatch-delivery"))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    eprintln!(
+        "kill -9 with 10 alerts undelivered: all 20 delivered {:.1} s after the restart; {} deliveries for {} keys",
+        after.as_secs_f64(),
+        accepted.len(),
+        keys.len()
+    );
+    assert_eq!((accepted.len(), keys.len()), (20, 20), "each alert exactly once");
+    assert!(
+        accepted.iter().all(|r| r.body["event"] == "down"),
+        "the restart told nothing new"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -377,7 +377,10 @@ impl Attempt {
                 AttemptOutcome::Failed
             } else {
                 // Wake the dispatcher when the retry falls due, rather than at its next look.
-                let (wake, wait) = (self.wake.clone(), (next - Utc::now()).to_std().unwrap_or_default());
+                let (wake, wait) = (
+                    self.wake.clone(),
+                    (next - Utc::now()).to_std().unwrap_or_default(),
+                );
                 tokio::spawn(async move {
                     tokio::time::sleep(wait + Duration::from_millis(5)).await;
                     wake.notify_one();

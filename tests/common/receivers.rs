@@ -105,7 +105,12 @@ async fn record(request: &Request, body: Body, Data(state): Data<&State>) -> Res
         headers: request
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect(),
         body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
         raw,
@@ -163,7 +168,12 @@ impl Receiver {
     }
 
     /// Waits until `done` holds for what was accepted, or fails the test after `within`.
-    pub async fn wait_until(&self, within: Duration, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub async fn wait_until(
+        &self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let deadline = Instant::now() + within;
         loop {
             let accepted = self.accepted();
@@ -226,7 +236,11 @@ impl SmtpSink {
             if mails.len() >= count {
                 return mails;
             }
-            assert!(Instant::now() < deadline, "the SMTP server got {} of {count} mails", mails.len());
+            assert!(
+                Instant::now() < deadline,
+                "the SMTP server got {} of {count} mails",
+                mails.len()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -246,7 +260,9 @@ async fn serve_smtp(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>)
         let command = line.trim_end().to_owned();
         let upper = command.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            write.write_all(b"250-sink.test greets you\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?;
+            write
+                .write_all(b"250-sink.test greets you\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                .await?;
         } else if upper.starts_with("HELO") {
             write.write_all(b"250 sink.test\r\n").await?;
         } else if upper.starts_with("MAIL FROM:") {
@@ -256,7 +272,9 @@ async fn serve_smtp(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>)
             to.push(command[8..].trim().to_owned());
             write.write_all(b"250 2.1.5 Ok\r\n").await?;
         } else if upper == "DATA" {
-            write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+            write
+                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await?;
             let mut data = String::new();
             loop {
                 line.clear();
