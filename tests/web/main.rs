@@ -1289,3 +1289,99 @@ async fn the_api_docs_render_under_their_own_content_security_policy() {
     assert!(page.text(".swagger-ui").await.contains("Homewatch"));
     browser.close().await;
 }
+
+/// Alerts and maintenance in the page: a channel added through its kind's form and tested (the reply shown),
+/// a tile told through a channel from its own edit form, the delivery log with "Send again", and a maintenance
+/// window planned now that marks the tile on the start page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_the_delivery_log_and_maintenance_in_the_page() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let receiver = common::receivers::Receiver::start().await;
+    let (url, status) = switchable_target().await;
+    let tile_id = watched_tile(&app, "Media", &url).await;
+    let page = signed_in(&app, &browser, "/alerts", Screen::DESKTOP).await;
+    page.wait_visible("#add-channel").await;
+
+    // A webhook channel through the form; a wrong URL is named next to its field first.
+    page.click("#add-channel").await;
+    page.fill(&field("name"), "Team hook").await;
+    page.select(&field("settings.kind"), "webhook").await;
+    page.fill(&field("settings.url"), "htp:/typo").await;
+    submit_dialog(&page).await;
+    page.wait_for(
+        &format!("document.querySelector({})?.textContent.length > 0", js_string(&field_error("settings.url"))),
+        "the URL's error next to it",
+    )
+    .await;
+    page.fill(&field("settings.url"), &format!("{}/hook", receiver.base)).await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    page.wait_visible("[data-channel] [data-test]").await;
+    page.click("[data-channel] [data-test]").await;
+    page.wait_for(
+        "document.querySelector('.test-reply')?.textContent.startsWith('Delivered')",
+        "the provider's reply",
+    )
+    .await;
+    assert_eq!(receiver.accepted()[0].body["event"], "test");
+
+    // A channel for chosen tiles only, joined from the tile's edit form.
+    let chosen = app
+        .post(
+            "/api/v1/channels",
+            json!({ "name": "Only some", "settings": { "kind": "ntfy", "server_url": receiver.base, "topic": "some" } }),
+        )
+        .await;
+    let chosen_id = chosen.body["id"].as_i64().unwrap();
+    page.goto(&format!("{}/services/{tile_id}", app.base)).await;
+    page.wait_visible("[data-action=edit]").await;
+    page.click("[data-action=edit]").await;
+    page.wait_visible(&format!("dialog [data-channel=\"{chosen_id}\"] input")).await;
+    page.click(&format!("dialog [data-channel=\"{chosen_id}\"] input")).await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.get(&format!("/api/v1/channels/{chosen_id}")).await.body["services"] != json!([tile_id]) {
+        assert!(std::time::Instant::now() < deadline, "the tile never joined the channel");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The tile goes down: the log shows each delivery, and one can be sent again.
+    status.store(500, Ordering::SeqCst);
+    app.post(&format!("/api/v1/services/{tile_id}/check"), json!({})).await;
+    receiver
+        .wait_until(Duration::from_secs(10), "two down alerts", |got| got.len() >= 3)
+        .await;
+    page.goto(&format!("{}/alerts", app.base)).await;
+    page.wait_for(
+        "document.querySelectorAll('[data-notification][data-status=delivered]').length === 2",
+        "two delivered notifications in the log",
+    )
+    .await;
+    page.click("[data-resend]").await;
+    receiver
+        .wait_until(Duration::from_secs(10), "the repeat", |got| got.len() >= 4)
+        .await;
+
+    // Maintenance planned now marks the tile on the start page.
+    page.goto(&format!("{}/maintenance", app.base)).await;
+    page.wait_visible("#plan-maintenance").await;
+    page.click("#plan-maintenance").await;
+    page.fill(&field("title"), "Disk swap").await;
+    page.fill(&field("duration_min"), "30").await;
+    submit_dialog(&page).await;
+    dialog_closed(&page).await;
+    page.wait_for(
+        "document.querySelector('[data-window][data-active=true]') !== null",
+        "the active window in the list",
+    )
+    .await;
+    page.screenshot("alerts-maintenance").await;
+    page.goto(&format!("{}/", app.base)).await;
+    badge_is(&page, tile_id, "maintenance").await;
+    let errors = page.errors();
+    assert!(errors.is_empty(), "no script errors: {errors:?}");
+    browser.close().await;
+}

@@ -2,6 +2,8 @@
 // updates, the account menu, the theme switch and the `/` shortcut to search.
 
 import { mountLogin, mountSettings, mountSetup } from "./account.js";
+import { mountAlerts } from "./alerts.js";
+import { mountMaintenance } from "./maintenance.js";
 import { mountDashboard } from "./dashboard.js";
 import { el } from "./dom.js";
 import { startLive } from "./live.js";
@@ -17,6 +19,8 @@ route(/^\/services\/(\d+)\/?$/, mountService);
 route(/^\/login\/?$/, mountLogin);
 route(/^\/setup\/?$/, mountSetup);
 route(/^\/settings\/?$/, mountSettings);
+route(/^\/alerts\/?$/, mountAlerts);
+route(/^\/maintenance\/?$/, mountMaintenance);
 
 /** Setup first while nobody can sign in; then sign-in for pages that need a user. */
 setGuard((path) => {
@@ -85,6 +89,8 @@ function renderAccountMenu() {
       navigate(authState().public_dashboard ? "/" : "/login");
     });
     menu.replaceChildren(
+      el("a", { href: "/alerts", "data-link": "", class: "nav-link", id: "nav-alerts" }, "Alerts"),
+      el("a", { href: "/maintenance", "data-link": "", class: "nav-link", id: "nav-maintenance" }, "Maintenance"),
       el("a", { href: "/settings", "data-link": "", class: "account-link", title: "Settings: password, API tokens" +
         (user.role === "admin" ? ", users" : "") },
         el("span", { class: "account-user" }, user.username),

@@ -16,7 +16,7 @@ const COLLAPSED_KEY = "homewatch.collapsed";
 const EDITING_KEY = "homewatch.editing";
 const REFRESH_EVERY_MS = 60000;
 const ICON_SET = "https://cdn.jsdelivr.net/gh/homarr-labs/dashboard-icons/png/";
-const SUMMARY_STATES = ["up", "down", "pending", "paused", "unknown", "unmonitored"];
+const SUMMARY_STATES = ["up", "down", "pending", "maintenance", "paused", "unknown", "unmonitored"];
 
 export function mountDashboard(main) {
   const view = new DashboardView(main);

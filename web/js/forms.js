@@ -44,7 +44,7 @@ export const select = (options, value) => {
   node.value = value ?? options[0][0];
   return node;
 };
-const checkbox = (checked) => {
+export const checkbox = (checked) => {
   const node = el("input", { type: "checkbox" });
   node.checked = checked;
   return node;
@@ -124,7 +124,7 @@ function onSubmit(form, save, submit, done) {
  * Opens a modal dialog holding `form`; resolves with what `submit` returned, or null when cancelled.
  * `submit` throws an ApiError to keep the dialog open with the errors shown.
  */
-function openDialog({ title, form, submitLabel, submit, danger = false }) {
+export function openDialog({ title, form, submitLabel, submit, danger = false }) {
   return new Promise((resolve) => {
     const heading = el("h2", { id: `dialog-title-${++fieldCounter}` }, title);
     const cancel = el("button", { type: "button", class: "button" }, "Cancel");
@@ -194,8 +194,10 @@ export function groupForm(group = null) {
  * Adds a tile (no `service`) or edits one, with its check. `groups` fill the group picker, which also offers
  * to create a new group. Resolves with the saved tile or null.
  */
-export function tileForm({ service = null, groups, groupId = null }) {
+export async function tileForm({ service = null, groups, groupId = null }) {
   const check = service?.check ?? null;
+  // Channels the tile is told through: set here too, not only on the Alerts page.
+  const channels = await api.get("/channels").catch(() => []);
   const groupOptions = groups.map((group) => [String(group.id), group.name]);
   groupOptions.push([NEW_GROUP, "New group…"]);
   const initialGroup = service?.group_id ?? groupId ?? groups[0]?.id;
@@ -285,8 +287,36 @@ export function tileForm({ service = null, groups, groupId = null }) {
   });
   showNewGroup();
 
+  const channelBoxes = channels.map((channel) => {
+    const box = checkbox(channel.all_tiles || (service ? channel.services.includes(service.id) : false));
+    box.value = String(channel.id);
+    const viaGroup = !channel.all_tiles && service && channel.groups.includes(service.group_id);
+    if (channel.all_tiles || viaGroup) {
+      box.checked = true;
+      box.disabled = true;
+    }
+    const why = channel.all_tiles ? " (all tiles)" : viaGroup ? " (through its group)" : "";
+    return el("label", { class: "choice", dataset: { channel: channel.id } }, box, " ", channel.name, el("span", { class: "muted" }, why));
+  });
+  const notify = channels.length
+    ? el("fieldset", { class: "choices notify" }, el("legend", {}, "Notify through"), ...channelBoxes)
+    : null;
   const form = el("form", { class: "tile-form" },
-    el("div", { class: "form-grid" }, name, group, newGroup, url, description, icon, tags), monitoring);
+    el("div", { class: "form-grid" }, name, group, newGroup, url, description, icon, tags), monitoring, notify);
+
+  /** After the tile is saved: add it to, or take it from, the channels whose box changed. */
+  const saveChannels = async (saved) => {
+    for (const label of channelBoxes) {
+      const box = label.querySelector("input");
+      const channel = channels.find((c) => String(c.id) === box.value);
+      if (box.disabled || !channel) continue;
+      const listed = channel.services.includes(saved.id);
+      if (box.checked === listed) continue;
+      const services = box.checked ? [...channel.services, saved.id] : channel.services.filter((id) => id !== saved.id);
+      await api.patch(`/channels/${channel.id}`, { services });
+    }
+    return saved;
+  };
 
   const readCheck = () => {
     const chosen = kind.input.value;
@@ -352,7 +382,8 @@ export function tileForm({ service = null, groups, groupId = null }) {
     }
     body.group_id = Number(group.input.value);
     try {
-      return service ? await api.patch(`/services/${service.id}`, body) : await api.post("/services", body);
+      const saved = service ? await api.patch(`/services/${service.id}`, body) : await api.post("/services", body);
+      return await saveChannels(saved);
     } catch (error) {
       if (error instanceof api.ApiError && error.status === 409 && !error.fieldErrors.length) {
         error.fieldErrors = [{ field: "name", message: error.message }];
