@@ -1311,11 +1311,15 @@ async fn channels_the_delivery_log_and_maintenance_in_the_page() {
     page.fill(&field("settings.url"), "htp:/typo").await;
     submit_dialog(&page).await;
     page.wait_for(
-        &format!("document.querySelector({})?.textContent.length > 0", js_string(&field_error("settings.url"))),
+        &format!(
+            "document.querySelector({})?.textContent.length > 0",
+            js_string(&field_error("settings.url"))
+        ),
         "the URL's error next to it",
     )
     .await;
-    page.fill(&field("settings.url"), &format!("{}/hook", receiver.base)).await;
+    page.fill(&field("settings.url"), &format!("{}/hook", receiver.base))
+        .await;
     submit_dialog(&page).await;
     dialog_closed(&page).await;
     page.wait_visible("[data-channel] [data-test]").await;
@@ -1338,19 +1342,25 @@ async fn channels_the_delivery_log_and_maintenance_in_the_page() {
     page.goto(&format!("{}/services/{tile_id}", app.base)).await;
     page.wait_visible("[data-action=edit]").await;
     page.click("[data-action=edit]").await;
-    page.wait_visible(&format!("dialog [data-channel=\"{chosen_id}\"] input")).await;
-    page.click(&format!("dialog [data-channel=\"{chosen_id}\"] input")).await;
+    page.wait_visible(&format!("dialog [data-channel=\"{chosen_id}\"] input"))
+        .await;
+    page.click(&format!("dialog [data-channel=\"{chosen_id}\"] input"))
+        .await;
     submit_dialog(&page).await;
     dialog_closed(&page).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.get(&format!("/api/v1/channels/{chosen_id}")).await.body["services"] != json!([tile_id]) {
-        assert!(std::time::Instant::now() < deadline, "the tile never joined the channel");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tile never joined the channel"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // The tile goes down: the log shows each delivery, and one can be sent again.
     status.store(500, Ordering::SeqCst);
-    app.post(&format!("/api/v1/services/{tile_id}/check"), json!({})).await;
+    app.post(&format!("/api/v1/services/{tile_id}/check"), json!({}))
+        .await;
     receiver
         .wait_until(Duration::from_secs(10), "two down alerts", |got| got.len() >= 3)
         .await;
