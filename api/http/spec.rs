@@ -186,6 +186,25 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         rules.push((schema, "icon", icon.clone()));
         rules.push((schema, "tags", tags.clone()));
     }
+    for (schema, field) in [
+        ("WebhookSettings", "url"),
+        ("NtfySettings", "server_url"),
+        ("DiscordSettings", "webhook_url"),
+        ("SlackSettings", "webhook_url"),
+        ("GotifySettings", "server_url"),
+        ("TelegramSettings", "server_url"),
+        ("PushoverSettings", "server_url"),
+        ("MatrixSettings", "homeserver_url"),
+        ("AppriseSettings", "server_url"),
+    ] {
+        rules.push((schema, field, url.clone()));
+    }
+    for schema in ["NewChannel", "ChannelPatch"] {
+        rules.push((schema, "name", name.clone()));
+    }
+    for schema in ["NewMaintenance", "MaintenancePatch"] {
+        rules.push((schema, "title", name.clone()));
+    }
     for schema in ["Service", "Group"] {
         for field in ["id", "position", "created_at", "updated_at"] {
             rules.push((schema, field, read_only.clone()));

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use poem_openapi::Object;
 use serde::Deserialize;
 
@@ -333,7 +333,9 @@ impl Schedule {
         ) {
             return Err("repeats more often than hourly; use FREQ=HOURLY or slower".into());
         }
-        let start = draft.starts_at.with_timezone(&tz);
+        // rrule counts whole seconds: a start with a fraction would make the first occurrence fall before
+        // DTSTART, and be skipped.
+        let start = draft.starts_at.trunc_subsecs(0).with_timezone(&tz);
         let set = parsed
             .build(start)
             .map_err(|err| format!("is not a valid rule: {err}"))?;
@@ -393,6 +395,17 @@ mod tests {
             services: vec![],
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_repeating_window_that_starts_now_is_on_now() {
+        // A start with a fraction of a second (as "now" has) is the first occurrence, not skipped.
+        let schedule = weekly("2026-11-27T13:15:19.295Z", "Europe/Berlin");
+        let now = at("2026-11-27T13:15:19.300Z");
+        assert_eq!(
+            schedule.current_or_next(now),
+            Some((at("2026-11-27T13:15:19Z"), at("2026-11-27T14:15:19Z")))
+        );
     }
 
     #[test]

@@ -842,9 +842,13 @@ impl Scheduler {
             cause: result.error.as_deref(),
             in_maintenance: watch.in_maintenance,
         };
-        if let Some(alert) = watch.alerting.observe(seen, &self.flap) {
-            self.pending.alerts.push(alert);
-        }
+        let alerted = match watch.alerting.observe(seen, &self.flap) {
+            Some(alert) => {
+                self.pending.alerts.push(alert);
+                true
+            }
+            None => false,
+        };
         let status = ServiceStatus {
             state: watch.state,
             since: Some(watch.since),
@@ -884,7 +888,8 @@ impl Scheduler {
                 let _ = reply.send(Ok(CheckRun { result, status }));
             });
             self.flush();
-        } else if self.pending.results.len() >= 1000 {
+        } else if alerted || self.pending.results.len() >= 1000 {
+            // An alert is stored (and so delivered) now, not at the next tick.
             self.flush();
         }
     }

@@ -37,10 +37,30 @@ from homewatch_client.api.services import (
     reorder_services,
     update_service,
 )
+from homewatch_client.api.alerts import (
+    create_channel,
+    get_channel,
+    list_channels,
+    list_notifications,
+    test_channel,
+    update_channel,
+)
+from homewatch_client.api.maintenance import create_maintenance, delete_maintenance, list_maintenance
 from homewatch_client.api.tokens import create_token, list_tokens, revoke_token
 from homewatch_client.api.users import create_user, delete_user, get_user, list_users, update_user
 from homewatch_client.models import (
     ApiToken,
+    Channel,
+    ChannelPatch,
+    ChannelSettingsNtfySettings,
+    ChannelSettingsNtfySettingsKind,
+    ChannelSettingsWebhookSettings,
+    ChannelSettingsWebhookSettingsKind,
+    ChannelTestResult,
+    MaintenanceWindow,
+    NewChannel,
+    NewMaintenance,
+    Notification,
     CheckRun,
     CreatedToken,
     Dashboard,
@@ -95,7 +115,16 @@ def expect(response: Response, status: int, model: type):
 
 
 class Target(http.server.BaseHTTPRequestHandler):
-    """A local service to watch: /health answers 200 with a keyword in the body."""
+    """A local service to watch: /health answers 200 with a keyword in the body; POST /hook takes webhooks."""
+
+    HOOKS: list = []
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        Target.HOOKS.append((self.headers.get("x-homewatch-delivery"), self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
 
     def do_GET(self):
         body = b"all systems go"
@@ -273,6 +302,62 @@ def main(base: str, token: str) -> None:
     promoted = expect(update_user.sync_detailed(client=client, id=vera.id, body=UserPatch(role=Role.ADMIN)), 200, User)
     assert promoted.role == Role.ADMIN
     expect(delete_user.sync_detailed(client=client, id=vera.id), 204, None)
+
+    # Alerts: a webhook channel (its URL is a secret, answered masked), a test message, the log; maintenance.
+    hook_url = health.replace("/health", "/hook")
+    channel = expect(
+        create_channel.sync_detailed(
+            client=client,
+            body=NewChannel(
+                name="Hook",
+                settings=ChannelSettingsWebhookSettings(kind=ChannelSettingsWebhookSettingsKind.WEBHOOK, url=hook_url),
+                all_tiles=True,
+            ),
+        ),
+        201,
+        Channel,
+    )
+    assert isinstance(channel.settings, ChannelSettingsWebhookSettings), channel.settings
+    assert channel.settings.url.endswith("/(hidden)"), channel.settings.url
+    tested = expect(test_channel.sync_detailed(client=client, id=channel.id), 200, ChannelTestResult)
+    assert tested.ok and Target.HOOKS and Target.HOOKS[-1][0].startswith("hw:test:"), tested
+    phone = expect(
+        create_channel.sync_detailed(
+            client=client,
+            body=NewChannel(
+                name="Phone",
+                settings=ChannelSettingsNtfySettings(kind=ChannelSettingsNtfySettingsKind.NTFY, topic="homelab", token="tk_1"),
+                groups=[media.id],
+                remind_every_min=30,
+            ),
+        ),
+        201,
+        Channel,
+    )
+    assert isinstance(phone.settings, ChannelSettingsNtfySettings) and phone.settings.token == "(hidden)"
+    renamed_phone = expect(
+        update_channel.sync_detailed(client=client, id=phone.id, body=ChannelPatch(name="My phone", enabled=False)),
+        200,
+        Channel,
+    )
+    assert renamed_phone.name == "My phone" and renamed_phone.groups == [media.id] and not renamed_phone.enabled
+    assert len(expect(list_channels.sync_detailed(client=client), 200, [Channel])) == 2
+    expect(get_channel.sync_detailed(client=client, id=999999), 404, Problem)
+    expect(list_notifications.sync_detailed(client=client), 200, [Notification])
+    window = expect(
+        create_maintenance.sync_detailed(
+            client=client,
+            body=NewMaintenance(title="Patch night", duration_min=60, rrule="FREQ=DAILY",
+                                timezone="Europe/Berlin", all_tiles=True),
+        ),
+        201,
+        MaintenanceWindow,
+    )
+    # Starts now, so the first occurrence is on: the tiles are in maintenance for the next hour.
+    assert window.active and window.timezone == "Europe/Berlin", window
+    assert window.current_or_next_end - window.current_or_next_start == datetime.timedelta(minutes=60), window
+    assert len(expect(list_maintenance.sync_detailed(client=client), 200, [MaintenanceWindow])) == 1
+    expect(delete_maintenance.sync_detailed(client=client, id=window.id), 204, None)
 
     # Clean up: a group with tiles goes only with cascade.
     expect(delete_group.sync_detailed(client=client, id=media.id), 409, Problem)
