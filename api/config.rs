@@ -268,9 +268,29 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "HOMEWATCH_RETENTION_ROLLUP_DAYS", default_value_t = EngineConfig::DEFAULT.retention_rollup_days,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_rollup_days: u32,
+
+    /// A PEM file of certificates that checks trust besides the public authorities (a home network's own
+    /// CA), for https and tls checks.
+    #[arg(long, global = true, env = "HOMEWATCH_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl EngineArgs {
+    /// The probes, trusting `ca_file` too; the error names the file and what is wrong with it.
+    pub fn prober(&self) -> Result<crate::monitor::probe::Prober, String> {
+        let extra = match &self.ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|err| format!("HOMEWATCH_CA_FILE {}: cannot be read: {err}", path.display()))?,
+            ),
+            None => None,
+        };
+        crate::monitor::probe::Prober::trusting(extra.as_deref()).map_err(|err| match &self.ca_file {
+            Some(path) => format!("HOMEWATCH_CA_FILE {}: {err}", path.display()),
+            None => err,
+        })
+    }
+
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
             concurrency: self.check_concurrency,

@@ -18,10 +18,7 @@ use crate::{
         connections::{ConnectionLimits, GuardedAcceptor},
     },
     model::{Role, Validate},
-    monitor::{
-        engine::{Engine, EngineConfig},
-        probe::Prober,
-    },
+    monitor::engine::{Engine, EngineConfig},
     store::{self, ConnectError, Store},
 };
 
@@ -226,7 +223,7 @@ pub async fn start_access(
 pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
     let access = start_access(store.clone(), config.access.access(), config.access.admin()).await?;
-    let prober = Prober::new().map_err(StartError::Runtime)?;
+    let prober = config.engine.prober().map_err(StartError::Runtime)?;
     let engine_config = EngineConfig {
         flap: config.alerts.flap(),
         maintenance_in_uptime: config.alerts.maintenance_in_uptime,

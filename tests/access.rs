@@ -166,6 +166,21 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("GET", "/users/{id}", Rule::AdminRead),
     ("PATCH", "/users/{id}", Rule::AdminWrite),
     ("DELETE", "/users/{id}", Rule::AdminWrite),
+    // Channels and their log show where people are told (secrets masked): never to anonymous visitors.
+    ("GET", "/channels", Rule::SignedIn),
+    ("POST", "/channels", Rule::Write),
+    ("GET", "/channels/{id}", Rule::SignedIn),
+    ("PATCH", "/channels/{id}", Rule::Write),
+    ("DELETE", "/channels/{id}", Rule::Write),
+    ("POST", "/channels/{id}/test", Rule::Write),
+    ("GET", "/notifications", Rule::SignedIn),
+    ("GET", "/notifications/{id}", Rule::SignedIn),
+    ("POST", "/notifications/{id}/resend", Rule::Write),
+    ("GET", "/maintenance", Rule::Read),
+    ("POST", "/maintenance", Rule::Write),
+    ("GET", "/maintenance/{id}", Rule::Read),
+    ("PATCH", "/maintenance/{id}", Rule::Write),
+    ("DELETE", "/maintenance/{id}", Rule::Write),
 ];
 
 /// The kinds of caller the walk tries.

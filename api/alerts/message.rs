@@ -146,6 +146,15 @@ impl Message {
                     alert.window_min.unwrap_or_default()
                 )],
             ),
+            AlertKind::Certificate => (
+                Severity::Warning,
+                None,
+                format!("🟠 {name}: the certificate expires soon"),
+                vec![
+                    format!("{place}: {cause}."),
+                    format!("It is valid until {}.", when(alert.since)),
+                ],
+            ),
             AlertKind::Test => (
                 Severity::Info,
                 None,

@@ -14,7 +14,7 @@ use super::{
     ApiTags, StoreData, TilesData,
     json_body::JsonBody,
     problem::ApiError,
-    security::{Reader, Writer},
+    security::{Reader, SignedIn, Writer},
 };
 use crate::{
     alerts::{AlertsConfig, send::Sender, test_channel},
@@ -81,7 +81,7 @@ impl AlertsApi {
     #[oai(path = "/channels", method = "get", operation_id = "listChannels")]
     async fn list_channels(
         &self,
-        _caller: Reader,
+        _caller: SignedIn,
         store: StoreData<'_>,
     ) -> Result<Json<Vec<Channel>>, ApiError> {
         let channels = store.list_channels().await?;
@@ -106,7 +106,7 @@ impl AlertsApi {
     #[oai(path = "/channels/:id", method = "get", operation_id = "getChannel")]
     async fn get_channel(
         &self,
-        _caller: Reader,
+        _caller: SignedIn,
         store: StoreData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Channel>, ApiError> {
@@ -162,7 +162,7 @@ impl AlertsApi {
     #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
     async fn list_notifications(
         &self,
-        _caller: Reader,
+        _caller: SignedIn,
         store: StoreData<'_>,
         /// Only those with this status.
         status: Query<Option<DeliveryStatus>>,
@@ -190,7 +190,7 @@ impl AlertsApi {
     #[oai(path = "/notifications/:id", method = "get", operation_id = "getNotification")]
     async fn get_notification(
         &self,
-        _caller: Reader,
+        _caller: SignedIn,
         store: StoreData<'_>,
         id: Path<i64>,
     ) -> Result<Json<Notification>, ApiError> {

@@ -178,6 +178,32 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             json!({ "$ref": "#/components/schemas/RecordType" }),
         ),
         ("Check", "expected", json!({ "maxLength": 255 })),
+        (
+            "Check",
+            "degraded_above_ms",
+            json!({ "minimum": 1, "maximum": crate::model::check::MAX_DEGRADED_ABOVE_MS }),
+        ),
+        (
+            "Check",
+            "cert_warn_days",
+            json!({ "minimum": 0, "maximum": crate::model::check::MAX_CERT_WARN_DAYS }),
+        ),
+        (
+            "Check",
+            "json",
+            json!({ "maxItems": crate::model::check::MAX_JSON_CONDITIONS }),
+        ),
+        (
+            "JsonCondition",
+            "path",
+            json!({ "maxLength": crate::model::check::MAX_JSON_PATH_CHARS, "pattern": "^(/.*|\\$.*)?$" }),
+        ),
+        (
+            "Check",
+            "packets",
+            json!({ "minimum": 1, "maximum": crate::model::check::MAX_PACKETS }),
+        ),
+        ("Check", "loss_down_pct", json!({ "minimum": 1, "maximum": 100 })),
     ];
     for schema in ["NewService", "ServicePatch"] {
         rules.push((schema, "name", name.clone()));
@@ -362,6 +388,12 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             last_checked_at: Some(at),
             last_latency_ms: Some(42),
             last_error: None,
+            certificate: Some(crate::model::Certificate {
+                expires_at: at + chrono::TimeDelta::days(60),
+                days_left: 60,
+                issuer: "R11".into(),
+                subject: "jellyfin.home.example".into(),
+            }),
         },
         created_at: at,
         updated_at: at,

@@ -776,6 +776,9 @@ pub enum AlertKind {
     Flapping,
     /// A test message sent from the channel's settings.
     Test,
+    /// The tile's TLS certificate has fewer days left than a threshold (`reminder` holds the threshold,
+    /// `since` the expiry); one per threshold crossed.
+    Certificate,
 }
 
 impl AlertKind {
@@ -786,13 +789,21 @@ impl AlertKind {
             Self::Reminder => "reminder",
             Self::Flapping => "flapping",
             Self::Test => "test",
+            Self::Certificate => "certificate",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Down, Self::Up, Self::Reminder, Self::Flapping, Self::Test]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        [
+            Self::Down,
+            Self::Up,
+            Self::Reminder,
+            Self::Flapping,
+            Self::Test,
+            Self::Certificate,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -974,6 +985,8 @@ pub struct AlertMemory {
     pub alerted_since: Option<DateTime<Utc>>,
     /// Set while the tile is flapping.
     pub flapping_since: Option<DateTime<Utc>>,
+    /// The certificate people were last warned of (its expiry) and the threshold in days crossed.
+    pub cert_warned: Option<(DateTime<Utc>, u32)>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,14 @@ pub const MAX_HEADER_VALUE_CHARS: usize = 4096;
 pub const MAX_KEYWORD_CHARS: usize = 1024;
 pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 pub const RECORD_TYPES: [&str; 7] = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV"];
+pub const MAX_DEGRADED_ABOVE_MS: u32 = 120_000;
+pub const DEFAULT_CERT_WARN_DAYS: u32 = 14;
+pub const MAX_CERT_WARN_DAYS: u32 = 365;
+pub const MAX_JSON_CONDITIONS: usize = 16;
+pub const MAX_JSON_PATH_CHARS: usize = 200;
+pub const DEFAULT_PACKETS: u32 = 3;
+pub const MAX_PACKETS: u32 = 20;
+pub const DEFAULT_LOSS_DOWN_PCT: u32 = 100;
 
 /// What kind of probe a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
@@ -36,45 +44,86 @@ pub enum CheckKind {
     Tcp,
     /// A DNS lookup of a name, optionally of one record type and expecting one value.
     Dns,
+    /// A TLS handshake with `host:port`: the certificate's validity and days left.
+    Tls,
+    /// ICMP echo requests to a host: latency and packet loss.
+    Ping,
 }
 
 /// The fields every kind of check has, besides `kind`.
-const COMMON_FIELDS: [&str; 4] = ["target", "interval_s", "timeout_s", "retries"];
-const HTTP_FIELDS: [&str; 9] = [
+const COMMON_FIELDS: [&str; 5] = [
     "target",
     "interval_s",
     "timeout_s",
     "retries",
-    "method",
-    "expected_status",
-    "follow_redirects",
-    "verify_tls",
-    "headers",
+    "degraded_above_ms",
 ];
-const KEYWORD_FIELDS: [&str; 11] = [
+const HTTP_FIELDS: [&str; 12] = [
     "target",
     "interval_s",
     "timeout_s",
     "retries",
+    "degraded_above_ms",
     "method",
     "expected_status",
     "follow_redirects",
     "verify_tls",
     "headers",
+    "cert_warn_days",
+    "json",
+];
+const KEYWORD_FIELDS: [&str; 13] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "degraded_above_ms",
+    "method",
+    "expected_status",
+    "follow_redirects",
+    "verify_tls",
+    "headers",
+    "cert_warn_days",
     "keyword",
     "keyword_absent",
 ];
-const DNS_FIELDS: [&str; 6] = [
+const DNS_FIELDS: [&str; 7] = [
     "target",
     "interval_s",
     "timeout_s",
     "retries",
+    "degraded_above_ms",
     "record_type",
     "expected",
 ];
+const TLS_FIELDS: [&str; 7] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "degraded_above_ms",
+    "verify_tls",
+    "cert_warn_days",
+];
+const PING_FIELDS: [&str; 7] = [
+    "target",
+    "interval_s",
+    "timeout_s",
+    "retries",
+    "degraded_above_ms",
+    "packets",
+    "loss_down_pct",
+];
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 4] = [Self::Http, Self::Keyword, Self::Tcp, Self::Dns];
+    pub const ALL: [CheckKind; 6] = [
+        Self::Http,
+        Self::Keyword,
+        Self::Tcp,
+        Self::Dns,
+        Self::Tls,
+        Self::Ping,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +131,8 @@ impl CheckKind {
             Self::Keyword => "keyword",
             Self::Tcp => "tcp",
             Self::Dns => "dns",
+            Self::Tls => "tls",
+            Self::Ping => "ping",
         }
     }
 
@@ -92,6 +143,8 @@ impl CheckKind {
             Self::Keyword => "Keyword",
             Self::Tcp => "Tcp",
             Self::Dns => "Dns",
+            Self::Tls => "Tls",
+            Self::Ping => "Ping",
         }
     }
 
@@ -103,6 +156,14 @@ impl CheckKind {
             }
             Self::Tcp => "A TCP connection to `host:port`.",
             Self::Dns => "A DNS lookup of a name, optionally of one record type and expecting one value.",
+            Self::Tls => {
+                "A TLS handshake with `host:port`: the certificate must be valid (unless `verify_tls` is false); \
+                 fewer than `cert_warn_days` days left makes the tile `degraded`."
+            }
+            Self::Ping => {
+                "ICMP echo requests to a host: `packets` are sent; the tile is down when `loss_down_pct` percent or \
+                 more are lost."
+            }
         }
     }
 
@@ -114,6 +175,8 @@ impl CheckKind {
             Self::Keyword => &KEYWORD_FIELDS,
             Self::Tcp => &COMMON_FIELDS,
             Self::Dns => &DNS_FIELDS,
+            Self::Tls => &TLS_FIELDS,
+            Self::Ping => &PING_FIELDS,
         }
     }
 
@@ -129,8 +192,8 @@ impl CheckKind {
     pub fn target_pattern(self) -> (&'static str, usize) {
         match self {
             Self::Http | Self::Keyword => (patterns::HTTP_URL, super::URL_MAX_CHARS),
-            Self::Tcp => (patterns::HOST_PORT, 261),
-            Self::Dns => (patterns::DNS_NAME, 254),
+            Self::Tcp | Self::Tls => (patterns::HOST_PORT, 261),
+            Self::Dns | Self::Ping => (patterns::DNS_NAME, 254),
         }
     }
 }
@@ -197,6 +260,218 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
     pub expected: Option<String>,
+    /// A passing check slower than this many milliseconds makes the tile `degraded` (up, but not well),
+    /// 1 to 120000; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub degraded_above_ms: Option<u32>,
+    /// http/keyword (https) and tls: a certificate with fewer days left than this makes the tile `degraded`
+    /// and tells the tile's channels once per threshold crossed (this, 7, 3 and 1 days), 0 to 365 (default
+    /// 14; 0 never warns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub cert_warn_days: Option<u32>,
+    /// http: conditions the JSON body must meet, at most 16; each failing one is named in the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub json: Option<Vec<JsonCondition>>,
+    /// ping: echo requests sent per check, 1 to 20 (default 3), a second apart at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub packets: Option<u32>,
+    /// ping: the tile is down when this percentage of packets or more is lost, 1 to 100 (default 100: only
+    /// when none comes back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub loss_down_pct: Option<u32>,
+}
+
+/// How a JSON condition compares the value at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+pub enum JsonOp {
+    #[oai(rename = "==")]
+    #[serde(rename = "==")]
+    Eq,
+    #[oai(rename = "!=")]
+    #[serde(rename = "!=")]
+    Ne,
+    #[oai(rename = "<")]
+    #[serde(rename = "<")]
+    Lt,
+    #[oai(rename = "<=")]
+    #[serde(rename = "<=")]
+    Le,
+    #[oai(rename = ">")]
+    #[serde(rename = ">")]
+    Gt,
+    #[oai(rename = ">=")]
+    #[serde(rename = ">=")]
+    Ge,
+    /// A string holds `value` as a substring, or an array holds an element equal to it.
+    #[oai(rename = "contains")]
+    #[serde(rename = "contains")]
+    Contains,
+    /// The path is present (any value, null included); `value` is not used.
+    #[oai(rename = "exists")]
+    #[serde(rename = "exists")]
+    Exists,
+}
+
+impl JsonOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "==",
+            Self::Ne => "!=",
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Contains => "contains",
+            Self::Exists => "exists",
+        }
+    }
+}
+
+/// One condition on a JSON body: the value at `path` compared with `value` by `op`.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCondition {
+    /// A JSON Pointer (`/status`, `/checks/0/ok`) or the JSONPath subset `$.status`, `$.checks[0].ok`,
+    /// `$['key with.dots']`; at most 200 characters.
+    pub path: String,
+    pub op: JsonOp,
+    /// What to compare with (any JSON value); required except for `exists`. `<`, `<=`, `>`, `>=` compare
+    /// numbers with numbers and strings with strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub value: Option<serde_json::Value>,
+}
+
+impl JsonCondition {
+    /// The path as a JSON Pointer, or why it is neither a pointer nor the supported JSONPath subset.
+    pub fn pointer(&self) -> Result<String, String> {
+        json_pointer(&self.path)
+    }
+
+    /// Checks `body` against this condition; the error says which path held what.
+    pub fn check(&self, body: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value;
+        let pointer = self.pointer()?;
+        let found = body.pointer(&pointer);
+        let path = &self.path;
+        let Some(found) = found else {
+            return Err(format!("{path} is missing"));
+        };
+        let shown = |value: &Value| {
+            let text = value.to_string();
+            if text.chars().count() > 80 {
+                format!("{}...", text.chars().take(80).collect::<String>())
+            } else {
+                text
+            }
+        };
+        let expected = self.value.clone().unwrap_or(Value::Null);
+        let holds = match self.op {
+            JsonOp::Exists => true,
+            JsonOp::Eq => json_equal(found, &expected),
+            JsonOp::Ne => !json_equal(found, &expected),
+            JsonOp::Contains => match (found, &expected) {
+                (Value::String(text), Value::String(part)) => text.contains(part.as_str()),
+                (Value::Array(items), wanted) => items.iter().any(|item| json_equal(item, wanted)),
+                _ => false,
+            },
+            JsonOp::Lt | JsonOp::Le | JsonOp::Gt | JsonOp::Ge => {
+                let order = match (found, &expected) {
+                    (Value::Number(a), Value::Number(b)) => {
+                        a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b))
+                    }
+                    (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+                    _ => None,
+                };
+                let Some(order) = order else {
+                    return Err(format!(
+                        "{path} is {}, which cannot be compared with {}",
+                        shown(found),
+                        shown(&expected)
+                    ));
+                };
+                match self.op {
+                    JsonOp::Lt => order.is_lt(),
+                    JsonOp::Le => order.is_le(),
+                    JsonOp::Gt => order.is_gt(),
+                    _ => order.is_ge(),
+                }
+            }
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(format!(
+                "{path} is {}, expected {} {}",
+                shown(found),
+                self.op.as_str(),
+                shown(&expected)
+            ))
+        }
+    }
+}
+
+/// Numbers compare by value (1 equals 1.0); everything else as JSON.
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) if a.is_finite() => a == b,
+        _ => a == b,
+    }
+}
+
+/// `/a/0` stays; `$`, `$.a.b[0]`, `$['a.b']["c"]` become pointers.
+fn json_pointer(path: &str) -> Result<String, String> {
+    let wrong = || {
+        format!(
+            "`{path}` is neither a JSON Pointer (/status) nor the JSONPath subset ($.status, $.items[0].ok, \
+             $['a.b'])"
+        )
+    };
+    if path.is_empty() || path.starts_with('/') {
+        return Ok(path.to_owned());
+    }
+    let Some(mut rest) = path.strip_prefix('$') else {
+        return Err(wrong());
+    };
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    let mut pointer = String::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let key = &after[..end];
+            if key.is_empty() {
+                return Err(wrong());
+            }
+            pointer.push('/');
+            pointer.push_str(&escape(key));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(wrong)?;
+            let inner = &after[..end];
+            let key = if let Some(quoted) = inner
+                .strip_prefix('\'')
+                .and_then(|q| q.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|q| q.strip_suffix('"')))
+            {
+                quoted
+            } else if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                inner
+            } else {
+                return Err(wrong());
+            };
+            pointer.push('/');
+            pointer.push_str(&escape(key));
+            rest = &after[end + 1..];
+        } else {
+            return Err(wrong());
+        }
+    }
+    Ok(pointer)
 }
 
 /// Accepted HTTP status codes, as inclusive ranges.
@@ -242,7 +517,7 @@ impl Check {
         let url = url::Url::parse(service_url).ok();
         match kind {
             CheckKind::Http | CheckKind::Keyword => Some(target.unwrap_or(service_url).to_owned()),
-            CheckKind::Tcp => {
+            CheckKind::Tcp | CheckKind::Tls => {
                 let default = || {
                     Some(format!(
                         "{}:{}",
@@ -255,7 +530,7 @@ impl Check {
                     .or_else(default)
                     .filter(|t| split_host_port(t).is_some())
             }
-            CheckKind::Dns => {
+            CheckKind::Dns | CheckKind::Ping => {
                 let default = || url.as_ref()?.host_str().map(str::to_owned);
                 target
                     .map(str::to_owned)
@@ -299,6 +574,11 @@ impl Check {
             ("keyword_absent", self.keyword_absent.is_some()),
             ("record_type", self.record_type.is_some()),
             ("expected", self.expected.is_some()),
+            ("degraded_above_ms", self.degraded_above_ms.is_some()),
+            ("cert_warn_days", self.cert_warn_days.is_some()),
+            ("json", self.json.is_some()),
+            ("packets", self.packets.is_some()),
+            ("loss_down_pct", self.loss_down_pct.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, given)| given.then_some(name))
@@ -355,8 +635,8 @@ impl Check {
                     CheckKind::Http | CheckKind::Keyword => {
                         patterns::is_http_url(target) && url::Url::parse(target).is_ok()
                     }
-                    CheckKind::Tcp => patterns::is_host_port(target),
-                    CheckKind::Dns => patterns::is_dns_name(target),
+                    CheckKind::Tcp | CheckKind::Tls => patterns::is_host_port(target),
+                    CheckKind::Dns | CheckKind::Ping => patterns::is_dns_name(target),
                 };
             if !shaped {
                 let example = match self.kind {
@@ -364,7 +644,9 @@ impl Check {
                         "an absolute http(s) URL, such as https://nas.lan:5001"
                     }
                     CheckKind::Tcp => "host:port, such as nas.lan:22",
+                    CheckKind::Tls => "host:port, such as nas.lan:443",
                     CheckKind::Dns => "a host name, such as nas.home.lan",
+                    CheckKind::Ping => "a host name or IPv4 address, such as router.lan",
                 };
                 errors.push(FieldError::new(
                     field("target"),
@@ -451,6 +733,73 @@ impl Check {
             ));
         }
 
+        if let Some(ms) = self.degraded_above_ms
+            && !(1..=MAX_DEGRADED_ABOVE_MS).contains(&ms)
+        {
+            errors.push(FieldError::new(
+                field("degraded_above_ms"),
+                format!("must be 1 to {MAX_DEGRADED_ABOVE_MS} milliseconds"),
+            ));
+        }
+        if let Some(days) = self.cert_warn_days
+            && days > MAX_CERT_WARN_DAYS
+        {
+            errors.push(FieldError::new(
+                field("cert_warn_days"),
+                format!("must be 0 to {MAX_CERT_WARN_DAYS} days"),
+            ));
+        }
+        if let Some(conditions) = &self.json {
+            if conditions.len() > MAX_JSON_CONDITIONS {
+                errors.push(FieldError::new(
+                    field("json"),
+                    format!(
+                        "at most {MAX_JSON_CONDITIONS} conditions (got {})",
+                        conditions.len()
+                    ),
+                ));
+            }
+            for (index, condition) in conditions.iter().enumerate() {
+                if condition.path.chars().count() > MAX_JSON_PATH_CHARS {
+                    errors.push(FieldError::new(
+                        field(&format!("json.{index}.path")),
+                        format!("must be at most {MAX_JSON_PATH_CHARS} characters"),
+                    ));
+                } else if let Err(message) = condition.pointer() {
+                    errors.push(FieldError::new(field(&format!("json.{index}.path")), message));
+                }
+                if condition.op != JsonOp::Exists && condition.value.is_none() {
+                    errors.push(FieldError::new(
+                        field(&format!("json.{index}.value")),
+                        format!("is required for `{}`", condition.op.as_str()),
+                    ));
+                }
+                if condition
+                    .value
+                    .as_ref()
+                    .is_some_and(|value| value.to_string().len() > 1024)
+                {
+                    errors.push(FieldError::new(
+                        field(&format!("json.{index}.value")),
+                        "must be at most 1024 characters as JSON",
+                    ));
+                }
+            }
+        }
+        if let Some(packets) = self.packets
+            && !(1..=MAX_PACKETS).contains(&packets)
+        {
+            errors.push(FieldError::new(
+                field("packets"),
+                format!("must be 1 to {MAX_PACKETS}"),
+            ));
+        }
+        if let Some(pct) = self.loss_down_pct
+            && !(1..=100).contains(&pct)
+        {
+            errors.push(FieldError::new(field("loss_down_pct"), "must be 1 to 100"));
+        }
+
         let keyword_kind = self.kind == CheckKind::Keyword;
         Check {
             kind: self.kind,
@@ -461,7 +810,7 @@ impl Check {
             method,
             expected_status,
             follow_redirects: http.then(|| self.follow_redirects.unwrap_or(true)),
-            verify_tls: http.then(|| self.verify_tls.unwrap_or(true)),
+            verify_tls: applies("verify_tls").then(|| self.verify_tls.unwrap_or(true)),
             headers: http.then(|| self.headers.unwrap_or_default()),
             keyword_absent: keyword_kind.then(|| self.keyword_absent.unwrap_or(false)),
             keyword: self.keyword.filter(|_| keyword_kind),
@@ -471,6 +820,13 @@ impl Check {
                 .filter(|_| applies("expected"))
                 .map(|e| e.trim().to_owned())
                 .filter(|e| !e.is_empty()),
+            degraded_above_ms: self.degraded_above_ms,
+            cert_warn_days: applies("cert_warn_days")
+                .then(|| self.cert_warn_days.unwrap_or(DEFAULT_CERT_WARN_DAYS)),
+            json: self.json.filter(|c| applies("json") && !c.is_empty()),
+            packets: applies("packets").then(|| self.packets.unwrap_or(DEFAULT_PACKETS)),
+            loss_down_pct: applies("loss_down_pct")
+                .then(|| self.loss_down_pct.unwrap_or(DEFAULT_LOSS_DOWN_PCT)),
         }
     }
 }
@@ -490,8 +846,11 @@ pub enum ServiceState {
     Down,
     /// Checks are paused.
     Paused,
-    /// In a maintenance window (reserved).
+    /// In a maintenance window: checks run, nothing is notified.
     Maintenance,
+    /// Up, but not well: slower than `degraded_above_ms`, or a certificate near expiry (the reason is in
+    /// `last_error`). Counts as up in uptime.
+    Degraded,
 }
 
 /// What the engine last saw of a tile; read-only.
@@ -502,8 +861,31 @@ pub struct ServiceStatus {
     pub since: Option<DateTime<Utc>>,
     pub last_checked_at: Option<DateTime<Utc>>,
     pub last_latency_ms: Option<u32>,
-    /// Why the last check failed, if it did.
+    /// Why the last check failed, or why a passing one left the tile `degraded`.
     pub last_error: Option<String>,
+    /// The TLS certificate the last https or tls check was shown.
+    #[oai(skip_serializing_if_is_none)]
+    pub certificate: Option<Certificate>,
+}
+
+/// A server's TLS certificate, as a check saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
+pub struct Certificate {
+    /// The end of its validity (notAfter).
+    pub expires_at: DateTime<Utc>,
+    /// Whole days from the check to `expires_at`; negative once expired.
+    pub days_left: i64,
+    /// Who signed it (the issuer's common name, or its whole name).
+    pub issuer: String,
+    /// Whom it is for (the subject's common name, or its whole name).
+    pub subject: String,
+}
+
+impl Certificate {
+    /// Whole days left at `at` (rounded down; -1 during the first day after expiry).
+    pub fn days_left_at(expires_at: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
+        (expires_at - at).num_seconds().div_euclid(86_400)
+    }
 }
 
 /// What the engine needs of a tile it checks.
@@ -547,6 +929,7 @@ impl ServiceState {
             Self::Down => "down",
             Self::Paused => "paused",
             Self::Maintenance => "maintenance",
+            Self::Degraded => "degraded",
         }
     }
 
@@ -558,6 +941,7 @@ impl ServiceState {
             Self::Down,
             Self::Paused,
             Self::Maintenance,
+            Self::Degraded,
         ]
         .into_iter()
         .find(|state| state.as_str() == text)
@@ -584,6 +968,11 @@ mod tests {
             keyword_absent: None,
             record_type: None,
             expected: None,
+            degraded_above_ms: None,
+            cert_warn_days: None,
+            json: None,
+            packets: None,
+            loss_down_pct: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{Alert, AlertMemory, ServiceState, ServiceStatus};
+use super::{Alert, AlertMemory, Certificate, ServiceState, ServiceStatus};
 
 /// One run of a tile's check.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -16,10 +16,19 @@ pub struct CheckResult {
     pub latency_ms: u32,
     /// The HTTP status, for http and keyword checks that got a response.
     pub status_code: Option<u16>,
-    /// Why the check failed.
+    /// Why the check failed, or why a passing one is `degraded`.
     pub error: Option<String>,
     /// Found during a maintenance window: kept, but left out of uptime (unless the server counts it).
     pub maintenance: bool,
+    /// Passed, but not well: slower than `degraded_above_ms`, a certificate near expiry, or packets lost
+    /// (the reason is in `error`). Counts as up.
+    pub degraded: bool,
+    /// ping: the share of echo requests that got no answer, in percent.
+    #[oai(skip_serializing_if_is_none)]
+    pub packet_loss_pct: Option<u8>,
+    /// The certificate the check was shown (kept with the tile's status, not with each result).
+    #[oai(skip)]
+    pub certificate: Option<Certificate>,
 }
 
 /// A stretch of time a tile was down: opened when it went down, closed when it came back up.
@@ -54,6 +63,8 @@ pub struct StatusUpdate {
     pub last_checked_at: Option<DateTime<Utc>>,
     pub last_latency_ms: Option<u32>,
     pub last_error: Option<String>,
+    /// The certificate the last check was shown.
+    pub certificate: Option<Certificate>,
     /// Failed checks in a row.
     pub failures: u32,
     /// What people were last told about the tile.

@@ -21,7 +21,7 @@ pub use alerts::{
     Alert, AlertKind, AlertMemory, Channel, ChannelDraft, ChannelPatch, ChannelSettings, NewChannel,
     Notification, NotificationFilter,
 };
-pub use check::{Check, CheckKind, ServiceState, ServiceStatus, WatchedTile};
+pub use check::{Certificate, Check, CheckKind, ServiceState, ServiceStatus, WatchedTile};
 pub use history::{
     CheckResult, CheckRun, Event, EventKind, HistoryBatch, Incident, IncidentChange, IncidentFilter,
     StatusUpdate,

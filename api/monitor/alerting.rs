@@ -14,7 +14,7 @@ use std::{collections::VecDeque, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Alert, AlertKind, AlertMemory, ServiceState};
+use crate::model::{Alert, AlertKind, AlertMemory, ServiceState, check::Certificate};
 
 /// When a tile counts as flapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,8 @@ pub struct Observation<'a> {
 impl Alerting {
     pub fn new(memory: AlertMemory, state: ServiceState) -> Self {
         let settled = match state {
-            ServiceState::Up | ServiceState::Down => Some(state),
+            ServiceState::Up | ServiceState::Degraded => Some(ServiceState::Up),
+            ServiceState::Down => Some(state),
             _ => memory.alerted,
         };
         Self {
@@ -69,6 +70,54 @@ impl Alerting {
 
     pub fn memory(&self) -> &AlertMemory {
         &self.memory
+    }
+
+    /// Looks at the certificate a check was shown: fewer days left than a threshold (`warn_days`, then 7, 3
+    /// and 1) that people were not yet told of for this certificate gives one `certificate` alert. A new
+    /// certificate (another expiry) starts over.
+    pub fn observe_certificate(
+        &mut self,
+        service_id: i64,
+        cert: &Certificate,
+        warn_days: u32,
+        at: DateTime<Utc>,
+        in_maintenance: bool,
+    ) -> Option<Alert> {
+        let crossed = certificate_threshold(cert.days_left, warn_days)?;
+        if in_maintenance
+            || self
+                .memory
+                .cert_warned
+                .is_some_and(|(expiry, told)| expiry == cert.expires_at && told <= crossed)
+        {
+            return None;
+        }
+        self.memory.cert_warned = Some((cert.expires_at, crossed));
+        let cause = if cert.days_left < 0 {
+            format!(
+                "the certificate for {} (issued by {}) has expired",
+                cert.subject, cert.issuer
+            )
+        } else {
+            format!(
+                "the certificate for {} (issued by {}) expires in {} day{}",
+                cert.subject,
+                cert.issuer,
+                cert.days_left,
+                if cert.days_left == 1 { "" } else { "s" }
+            )
+        };
+        Some(Alert {
+            service_id,
+            kind: AlertKind::Certificate,
+            at,
+            since: cert.expires_at,
+            cause: Some(cause),
+            downtime_s: None,
+            changes: None,
+            window_min: None,
+            reminder: Some(crossed),
+        })
     }
 
     /// Looks at the tile after a check, or when its maintenance window ends; returns what to tell, if anything.
@@ -140,6 +189,18 @@ impl Alerting {
             _ => None,
         }
     }
+}
+
+/// The smallest threshold (of `warn_days`, 7, 3 and 1 days) that `days_left` is below, if any; 0 warns never.
+pub fn certificate_threshold(days_left: i64, warn_days: u32) -> Option<u32> {
+    if warn_days == 0 {
+        return None;
+    }
+    [warn_days, 7, 3, 1]
+        .into_iter()
+        .filter(|days| *days <= warn_days)
+        .filter(|days| days_left < i64::from(*days))
+        .min()
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ use super::{
 };
 use crate::{
     model::{
-        Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service, ServiceState,
-        ServiceStatus, StatusUpdate, WatchedTile, hour_of_ms, now,
+        Certificate, Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service,
+        ServiceState, ServiceStatus, StatusUpdate, WatchedTile, hour_of_ms, now,
     },
     store::{Store, StoreError},
 };
@@ -252,6 +252,8 @@ struct Watch {
     in_maintenance: bool,
     /// The last status written, to write again with new alert memory when a window ends.
     last_status: Option<StatusUpdate>,
+    /// The certificate the last https or tls check was shown.
+    certificate: Option<Certificate>,
 }
 
 impl Watch {
@@ -274,6 +276,7 @@ impl Watch {
             in_flight: false,
             in_maintenance: false,
             last_status: None,
+            certificate: None,
         }
     }
 
@@ -682,6 +685,7 @@ impl Scheduler {
             last_checked_at: None,
             last_latency_ms: None,
             last_error: None,
+            certificate: None,
             failures: 0,
             memory: Default::default(),
         });
@@ -747,6 +751,9 @@ impl Scheduler {
                 status_code: outcome.status_code,
                 error: outcome.error,
                 maintenance: false,
+                degraded: outcome.degraded,
+                packet_loss_pct: outcome.packet_loss_pct,
+                certificate: outcome.certificate,
             };
             let _ = commands.send(Command::Finished {
                 service_id,
@@ -807,7 +814,14 @@ impl Scheduler {
         let retries = watch.check.retries.unwrap_or(2);
         let previous = watch.state;
         let (state, failures) = next_state(previous, watch.failures, retries, result.ok);
+        let state = match state {
+            ServiceState::Up if result.degraded => ServiceState::Degraded,
+            state => state,
+        };
         watch.failures = failures;
+        if result.certificate.is_some() {
+            watch.certificate = result.certificate.clone();
+        }
         result.maintenance = watch.in_maintenance;
         if state != previous {
             watch.state = state;
@@ -836,25 +850,42 @@ impl Scheduler {
         }
         let seen = Observation {
             service_id,
-            state: watch.state,
+            // Degraded is up to the alert rules: its own warnings (certificates) are told apart.
+            state: match watch.state {
+                ServiceState::Degraded => ServiceState::Up,
+                state => state,
+            },
             since: watch.since,
             at: result.checked_at,
             cause: result.error.as_deref(),
             in_maintenance: watch.in_maintenance,
         };
-        let alerted = match watch.alerting.observe(seen, &self.flap) {
+        let mut alerted = match watch.alerting.observe(seen, &self.flap) {
             Some(alert) => {
                 self.pending.alerts.push(alert);
                 true
             }
             None => false,
         };
+        if let Some(cert) = &result.certificate
+            && let Some(alert) = watch.alerting.observe_certificate(
+                service_id,
+                cert,
+                watch.check.cert_warn_days.unwrap_or(0),
+                result.checked_at,
+                watch.in_maintenance,
+            )
+        {
+            self.pending.alerts.push(alert);
+            alerted = true;
+        }
         let status = ServiceStatus {
             state: watch.state,
             since: Some(watch.since),
             last_checked_at: Some(result.checked_at),
             last_latency_ms: Some(result.latency_ms),
             last_error: result.error.clone(),
+            certificate: watch.certificate.clone(),
         };
         self.live
             .write()
@@ -867,6 +898,7 @@ impl Scheduler {
             last_checked_at: status.last_checked_at,
             last_latency_ms: status.last_latency_ms,
             last_error: status.last_error.clone(),
+            certificate: status.certificate.clone(),
             failures,
             memory: watch.alerting.memory().clone(),
         };

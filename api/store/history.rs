@@ -49,8 +49,9 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
     let mut tx = db.write().await?;
     for result in &batch.results {
         sql(
-            "INSERT INTO check_results (service_id, checked_at, ok, latency_ms, status_code, error, maintenance) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
+            "INSERT INTO check_results (service_id, checked_at, ok, latency_ms, status_code, error, maintenance, \
+             degraded, packet_loss_pct) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM services WHERE id = $1) \
              ON CONFLICT DO NOTHING",
         )
         .bind(result.service_id)
@@ -60,6 +61,8 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         .bind(result.status_code)
         .bind(&result.error)
         .bind(result.maintenance)
+        .bind(result.degraded)
+        .bind(result.packet_loss_pct.map(u32::from))
         .execute(&mut tx)
         .await?;
     }
@@ -85,14 +88,17 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
     }
     for status in &batch.statuses {
         sql("INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, \
-             failures, alerted_state, alerted_since, flapping_since) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             failures, alerted_state, alerted_since, flapping_since, cert_expires_at, cert_issuer, cert_subject, \
+             cert_warned_expiry, cert_warned_days) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
              WHERE EXISTS (SELECT 1 FROM services WHERE id = $1 AND NOT paused) \
              ON CONFLICT (service_id) DO UPDATE SET state = excluded.state, since = excluded.since, \
              last_checked_at = excluded.last_checked_at, last_latency_ms = excluded.last_latency_ms, \
              last_error = excluded.last_error, failures = excluded.failures, \
              alerted_state = excluded.alerted_state, alerted_since = excluded.alerted_since, \
-             flapping_since = excluded.flapping_since \
+             flapping_since = excluded.flapping_since, cert_expires_at = excluded.cert_expires_at, \
+             cert_issuer = excluded.cert_issuer, cert_subject = excluded.cert_subject, \
+             cert_warned_expiry = excluded.cert_warned_expiry, cert_warned_days = excluded.cert_warned_days \
              WHERE NOT EXISTS (SELECT 1 FROM services WHERE id = excluded.service_id AND paused)")
         .bind(status.service_id)
         .bind(status.state.as_str())
@@ -104,6 +110,11 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         .bind(status.memory.alerted.map(|state| state.as_str()))
         .bind(status.memory.alerted_since)
         .bind(status.memory.flapping_since)
+        .bind(status.certificate.as_ref().map(|cert| cert.expires_at))
+        .bind(status.certificate.as_ref().map(|cert| cert.issuer.as_str()))
+        .bind(status.certificate.as_ref().map(|cert| cert.subject.as_str()))
+        .bind(status.memory.cert_warned.map(|(expiry, _)| expiry))
+        .bind(status.memory.cert_warned.map(|(_, days)| days.min(i32::MAX as u32)))
         .execute(&mut tx)
         .await?;
     }
@@ -145,7 +156,7 @@ pub async fn results(
     limit: u32,
 ) -> StoreResult<Vec<CheckResult>> {
     let rows: Vec<ResultRow> = sql(
-        "SELECT service_id, checked_at, ok, latency_ms, status_code, error, maintenance \
+        "SELECT service_id, checked_at, ok, latency_ms, status_code, error, maintenance, degraded, packet_loss_pct \
          FROM check_results WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 \
          ORDER BY checked_at DESC LIMIT $4",
     )

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    AlertMemory, ApiToken, Check, CheckResult, Incident, Role, Rollup, Scope, Service, ServiceState,
-    ServiceStatus, Session, StoredUser, User, WatchedTile,
+    AlertMemory, ApiToken, Certificate, Check, CheckResult, Incident, Role, Rollup, Scope, Service,
+    ServiceState, ServiceStatus, Session, StoredUser, User, WatchedTile,
 };
 
 /// `SELECT` of tiles with their status (`s` and `st`), followed by the rest of the statement given.
@@ -15,7 +15,8 @@ macro_rules! select_services {
         concat!(
             "SELECT s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, \
              s.updated_at, s.tags, s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, \
-             st.last_error FROM services s LEFT JOIN service_status st ON st.service_id = s.id ",
+             st.last_error, st.cert_expires_at, st.cert_issuer, st.cert_subject \
+             FROM services s LEFT JOIN service_status st ON st.service_id = s.id ",
             $rest
         )
     };
@@ -41,6 +42,25 @@ pub struct ServiceRow {
     last_checked_at: Option<DateTime<Utc>>,
     last_latency_ms: Option<i32>,
     last_error: Option<String>,
+    cert_expires_at: Option<DateTime<Utc>>,
+    cert_issuer: Option<String>,
+    cert_subject: Option<String>,
+}
+
+/// The certificate columns of a status, read at `now`.
+pub fn certificate(
+    expires_at: Option<DateTime<Utc>>,
+    issuer: Option<String>,
+    subject: Option<String>,
+    now: DateTime<Utc>,
+) -> Option<Certificate> {
+    let expires_at = expires_at?;
+    Some(Certificate {
+        expires_at,
+        days_left: Certificate::days_left_at(expires_at, now),
+        issuer: issuer.unwrap_or_default(),
+        subject: subject.unwrap_or_default(),
+    })
 }
 
 fn decode_check(id: i64, spec: &str) -> StoreResult<Check> {
@@ -73,6 +93,7 @@ impl TryFrom<ServiceRow> for Service {
                 last_checked_at: row.last_checked_at,
                 last_latency_ms: row.last_latency_ms.and_then(|ms| u32::try_from(ms).ok()),
                 last_error: row.last_error,
+                certificate: certificate(row.cert_expires_at, row.cert_issuer, row.cert_subject, Utc::now()),
             },
             id: row.id,
             group_id: row.group_id,
@@ -103,6 +124,8 @@ pub struct WatchedRow {
     alerted_state: Option<String>,
     alerted_since: Option<DateTime<Utc>>,
     flapping_since: Option<DateTime<Utc>>,
+    cert_warned_expiry: Option<DateTime<Utc>>,
+    cert_warned_days: Option<i32>,
 }
 
 impl TryFrom<WatchedRow> for WatchedTile {
@@ -120,6 +143,9 @@ impl TryFrom<WatchedRow> for WatchedTile {
                 alerted: row.alerted_state.as_deref().and_then(ServiceState::parse),
                 alerted_since: row.alerted_since,
                 flapping_since: row.flapping_since,
+                cert_warned: row
+                    .cert_warned_expiry
+                    .zip(row.cert_warned_days.and_then(|days| u32::try_from(days).ok())),
             },
         })
     }
@@ -270,6 +296,8 @@ pub struct ResultRow {
     status_code: Option<i16>,
     error: Option<String>,
     maintenance: bool,
+    degraded: bool,
+    packet_loss_pct: Option<i16>,
 }
 
 impl From<ResultRow> for CheckResult {
@@ -282,6 +310,9 @@ impl From<ResultRow> for CheckResult {
             status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
             error: row.error,
             maintenance: row.maintenance,
+            degraded: row.degraded,
+            packet_loss_pct: row.packet_loss_pct.and_then(|pct| u8::try_from(pct).ok()),
+            certificate: None,
         }
     }
 }

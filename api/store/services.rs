@@ -261,7 +261,7 @@ pub async fn set_paused(db: &dyn Backend, id: i64, paused: bool) -> StoreResult<
 pub async fn watched(db: &dyn Backend) -> StoreResult<Vec<WatchedTile>> {
     let rows: Vec<WatchedRow> = sql(
         "SELECT s.id, s.group_id, s.url, s.check_spec, st.state, st.since, \
-         st.alerted_state, st.alerted_since, st.flapping_since \
+         st.alerted_state, st.alerted_since, st.flapping_since, st.cert_warned_expiry, st.cert_warned_days \
          FROM services s LEFT JOIN service_status st ON st.service_id = s.id \
          WHERE s.check_spec IS NOT NULL AND NOT s.paused ORDER BY s.id",
     )

@@ -16,7 +16,7 @@ const COLLAPSED_KEY = "homewatch.collapsed";
 const EDITING_KEY = "homewatch.editing";
 const REFRESH_EVERY_MS = 60000;
 const ICON_SET = "https://cdn.jsdelivr.net/gh/homarr-labs/dashboard-icons/png/";
-const SUMMARY_STATES = ["up", "down", "pending", "maintenance", "paused", "unknown", "unmonitored"];
+const SUMMARY_STATES = ["up", "degraded", "down", "pending", "maintenance", "paused", "unknown", "unmonitored"];
 
 export function mountDashboard(main) {
   const view = new DashboardView(main);
@@ -242,6 +242,7 @@ class DashboardView {
         el("span", { class: "tile-uptime", title: "Uptime over the last 24 hours" },
           service.check && service.uptime_24h !== null ? formatPercent(service.uptime_24h) : ""),
         el("span", { class: "tile-latency", title: "Latency of the last check" }, latencyText(service)),
+        certificateBadge(service),
         service.check ? sparkline(service.latency_24h) : el("span", { class: "sparkline" }),
         details));
     item.title = tileTitle(service, state);
@@ -487,6 +488,19 @@ function tileTitle(service, state) {
   if (service.status.last_checked_at) lines.push(`last checked ${formatRelative(service.status.last_checked_at)}`);
   if (service.status.last_error && state !== "up") lines.push(service.status.last_error);
   return lines.join("\n");
+}
+
+/** Days the tile's TLS certificate has left, when a check saw one; marked when below the warning. */
+export function certificateBadge(service) {
+  const cert = service.status.certificate;
+  if (!cert || !service.check) return null;
+  const warn = service.check.cert_warn_days ?? 14;
+  const days = cert.days_left;
+  const text = days < 0 ? "cert expired" : `cert ${days} d`;
+  return el("span", {
+    class: `tile-cert${warn > 0 && days < warn ? " cert-soon" : ""}`,
+    title: `TLS certificate for ${cert.subject}, issued by ${cert.issuer}, valid until ${formatDateTime(cert.expires_at)}`,
+  }, text);
 }
 
 /**

@@ -117,6 +117,7 @@ export const STATE_LABELS = {
   pending: "Pending",
   paused: "Paused",
   maintenance: "Maintenance",
+  degraded: "Degraded",
   unknown: "Not checked yet",
   unmonitored: "Not monitored",
 };

@@ -10,7 +10,38 @@ const CHECK_KINDS = [
   ["keyword", "Keyword on the page"],
   ["tcp", "TCP port open"],
   ["dns", "DNS name resolves"],
+  ["tls", "TLS certificate (any port)"],
+  ["ping", "Ping (ICMP)"],
 ];
+const JSON_OPS = ["==", "!=", "<=", ">=", "<", ">", "contains", "exists"];
+
+/** `$.status == "ok"` per line: a path, an operator, and a JSON value (text without quotes is a string). */
+function parseConditions(text) {
+  const conditions = [];
+  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    const match = line.match(/^(\S+)\s+(==|!=|<=|>=|<|>|contains|exists)\s*(.*)$/);
+    if (!match) {
+      conditions.push({ path: line, op: "exists" });
+      continue;
+    }
+    const [, path, op, raw] = match;
+    const condition = { path, op };
+    if (op !== "exists") {
+      try {
+        condition.value = JSON.parse(raw);
+      } catch {
+        condition.value = raw;
+      }
+    }
+    conditions.push(condition);
+  }
+  return conditions;
+}
+
+function conditionsText(conditions) {
+  return (conditions ?? []).map((c) => c.op === "exists" ? `${c.path} exists` : `${c.path} ${c.op} ${JSON.stringify(c.value)}`)
+    .join("\n");
+}
 const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const RECORD_TYPES = ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV"];
 const NEW_GROUP = "new";
@@ -218,13 +249,22 @@ export async function tileForm({ service = null, groups, groupId = null }) {
 
   // For a new tile, watching it is the default: that is what Homewatch is for.
   const kind = field("check.kind", "Check", select(CHECK_KINDS, service ? (check?.kind ?? "") : "http"));
-  const target = field("check.target", "Target", input({ maxlength: 2048 }), { kinds: ["http", "keyword", "tcp", "dns"] });
+  const target = field("check.target", "Target", input({ maxlength: 2048 }), { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"] });
   const interval = field("check.interval_s", "Every (seconds)", input({ inputmode: "numeric", placeholder: "60" }),
-    { kinds: ["http", "keyword", "tcp", "dns"], hint: "5 to 86400." });
+    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "5 to 86400." });
   const timeout = field("check.timeout_s", "Timeout (seconds)", input({ inputmode: "numeric", placeholder: "10" }),
-    { kinds: ["http", "keyword", "tcp", "dns"] });
+    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"] });
   const retries = field("check.retries", "Retries before down", input({ inputmode: "numeric", placeholder: "2" }),
-    { kinds: ["http", "keyword", "tcp", "dns"], hint: "Failures in a row shown as pending first." });
+    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "Failures in a row shown as pending first." });
+  const degradedAbove = field("check.degraded_above_ms", "Degraded when slower than (ms)",
+    input({ inputmode: "numeric", placeholder: "none" }), { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "Up, but shown amber; empty: never." });
+  const certWarn = field("check.cert_warn_days", "Certificate warning (days)", input({ inputmode: "numeric", placeholder: "14" }),
+    { kinds: ["http", "keyword", "tls"], hint: "Degraded, and one message, when fewer days are left; 0: never." });
+  const json = field("check.json", "JSON conditions", el("textarea", { rows: 2, spellcheck: "false", placeholder: '$.status == "ok"' }),
+    { kinds: ["http"], hint: `One per line: a path ($.a.b[0] or /a/b/0), an operator (${JSON_OPS.join(" ")}) and a JSON value.` });
+  const packets = field("check.packets", "Packets", input({ inputmode: "numeric", placeholder: "3" }), { kinds: ["ping"], hint: "1 to 20." });
+  const lossDown = field("check.loss_down_pct", "Down at packet loss (%)", input({ inputmode: "numeric", placeholder: "100" }),
+    { kinds: ["ping"], hint: "Some loss below this shows degraded." });
   const method = field("check.method", "Method", select(HTTP_METHODS.map((m) => [m, m]), check?.method ?? "GET"),
     { kinds: ["http", "keyword"] });
   const expectedStatus = field("check.expected_status", "Accepted status codes", input({ placeholder: "200-299" }),
@@ -232,7 +272,7 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   const followRedirects = field("check.follow_redirects", "Follow redirects", checkbox(check?.follow_redirects ?? true),
     { kinds: ["http", "keyword"] });
   const verifyTls = field("check.verify_tls", "Verify the TLS certificate", checkbox(check?.verify_tls ?? true),
-    { kinds: ["http", "keyword"] });
+    { kinds: ["http", "keyword", "tls"] });
   const headers = field("check.headers", "Request headers", el("textarea", { rows: 2, spellcheck: "false", placeholder: "Authorization: Bearer …" }),
     { kinds: ["http", "keyword"], hint: "One per line, as Name: value." });
   const keyword = field("check.keyword", "Keyword", input({ placeholder: "Welcome" }), { kinds: ["keyword"] });
@@ -250,17 +290,25 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   headers.input.value = Object.entries(check?.headers ?? {}).map(([key, value]) => `${key}: ${value}`).join("\n");
   keyword.input.value = check?.keyword ?? "";
   expected.input.value = check?.expected ?? "";
+  degradedAbove.input.value = check?.degraded_above_ms ?? "";
+  certWarn.input.value = check?.cert_warn_days ?? "";
+  json.input.value = conditionsText(check?.json);
+  packets.input.value = check?.packets ?? "";
+  lossDown.input.value = check?.loss_down_pct ?? "";
 
   const checkFields = [target, interval, timeout, retries, method, expectedStatus, followRedirects, verifyTls, headers,
-    keyword, keywordAbsent, recordType, expected];
+    keyword, keywordAbsent, recordType, expected, degradedAbove, certWarn, json, packets, lossDown];
   const targetHints = {
     http: ["Leave empty to check the URL above.", "https://jellyfin.home.lan:8096/health"],
     keyword: ["Leave empty to check the URL above.", "https://jellyfin.home.lan:8096"],
     tcp: ["host:port; leave empty for the URL's host and port.", "nas.home.lan:22"],
     dns: ["A host name; leave empty for the URL's host.", "nas.home.lan"],
+    tls: ["host:port; leave empty for the URL's host and port.", "nas.home.lan:443"],
+    ping: ["A host name or IPv4 address; leave empty for the URL's host.", "router.home.lan"],
   };
   const advanced = el("details", { class: "advanced" }, el("summary", {}, "More check settings"),
-    timeout, retries, method, expectedStatus, followRedirects, verifyTls, headers, recordType, expected);
+    timeout, retries, method, expectedStatus, followRedirects, verifyTls, headers, json, recordType, expected, packets,
+    lossDown, degradedAbove, certWarn);
   const monitoring = el("fieldset", { class: "monitoring" }, el("legend", {}, "Monitoring"),
     kind, target, interval, keyword, keywordAbsent, advanced);
 
@@ -330,10 +378,15 @@ export async function tileForm({ service = null, groups, groupId = null }) {
       return /^\d+$/.test(value) ? Number(value) : value;
     };
     if (text(target)) body.target = text(target);
-    for (const [key, wrapper] of [["interval_s", interval], ["timeout_s", timeout], ["retries", retries]]) {
+    const numbers = [["interval_s", interval], ["timeout_s", timeout], ["retries", retries], ["degraded_above_ms", degradedAbove]];
+    if (["http", "keyword", "tls"].includes(chosen)) numbers.push(["cert_warn_days", certWarn]);
+    if (chosen === "ping") numbers.push(["packets", packets], ["loss_down_pct", lossDown]);
+    for (const [key, wrapper] of numbers) {
       const value = number(wrapper);
       if (value !== undefined) body[key] = value;
     }
+    if (chosen === "tls") body.verify_tls = verifyTls.input.checked;
+    if (chosen === "http" && json.input.value.trim()) body.json = parseConditions(json.input.value);
     if (chosen === "http" || chosen === "keyword") {
       body.method = method.input.value;
       if (text(expectedStatus)) body.expected_status = text(expectedStatus);

@@ -204,7 +204,13 @@ class ServiceView {
     if (status.last_checked_at) {
       parts.push(`Last checked ${formatRelative(status.last_checked_at)} in ${formatLatency(status.last_latency_ms)}.`);
     }
-    if (status.last_error && status.state !== "up") parts.push(`Last error: ${status.last_error}.`);
+    if (status.last_error && status.state === "degraded") parts.push(`Degraded: ${status.last_error}.`);
+    else if (status.last_error && status.state !== "up") parts.push(`Last error: ${status.last_error}.`);
+    const cert = status.certificate;
+    if (cert) {
+      const left = cert.days_left < 0 ? "expired" : `${cert.days_left} days left`;
+      parts.push(`TLS certificate for ${cert.subject} from ${cert.issuer}, valid until ${formatDateTime(cert.expires_at)} (${left}).`);
+    }
     this.statusLine.textContent = parts.join(" ");
   }
 
@@ -215,15 +221,26 @@ class ServiceView {
       return;
     }
     const rows = [
-      ["Kind", { http: "HTTP(S) status", keyword: "Keyword on the page", tcp: "TCP port", dns: "DNS lookup" }[check.kind]],
+      ["Kind", {
+        http: "HTTP(S) status", keyword: "Keyword on the page", tcp: "TCP port", dns: "DNS lookup", tls: "TLS certificate",
+        ping: "Ping",
+      }[check.kind]],
       ["Target", check.target ?? `${this.service.url} (the tile's URL)`],
       ["Every", `${check.interval_s} s`],
       ["Timeout", `${check.timeout_s} s`],
       ["Retries before down", String(check.retries)],
     ];
     if (check.method) rows.push(["Request", `${check.method}, accepts ${check.expected_status}`]);
-    if (check.follow_redirects !== null) rows.push(["Redirects", check.follow_redirects ? "followed" : "not followed"]);
-    if (check.verify_tls !== null) rows.push(["TLS certificate", check.verify_tls ? "verified" : "not verified"]);
+    if (check.follow_redirects != null) rows.push(["Redirects", check.follow_redirects ? "followed" : "not followed"]);
+    if (check.verify_tls != null) rows.push(["TLS certificate", check.verify_tls ? "verified" : "not verified"]);
+    if (check.cert_warn_days != null) {
+      rows.push(["Certificate warning", check.cert_warn_days ? `below ${check.cert_warn_days} days` : "never"]);
+    }
+    if (check.degraded_above_ms != null) rows.push(["Degraded when slower than", `${check.degraded_above_ms} ms`]);
+    for (const condition of check.json ?? []) {
+      rows.push(["JSON", `${condition.path} ${condition.op}${condition.op === "exists" ? "" : ` ${JSON.stringify(condition.value)}`}`]);
+    }
+    if (check.kind === "ping") rows.push(["Packets", `${check.packets}, down at ${check.loss_down_pct} % lost`]);
     if (check.keyword) rows.push([check.keyword_absent ? "Must not contain" : "Must contain", check.keyword]);
     if (check.kind === "dns") rows.push(["Record", `${check.record_type ?? "A or AAAA"}${check.expected ? ` = ${check.expected}` : ""}`]);
     this.settingsNode.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
