@@ -198,6 +198,9 @@ async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usi
                 status_code: Some(if ok { 200 } else { 503 }),
                 error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
                 maintenance: false,
+                degraded: false,
+                packet_loss_pct: None,
+                certificate: None,
             });
             at += if recent { minute } else { hour };
             if batch.len() == 20_000 {

@@ -229,6 +229,9 @@ mod history {
                     status_code: Some(if ok { 200 } else { 503 }),
                     error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
                     maintenance: false,
+                    degraded: false,
+                    packet_loss_pct: None,
+                    certificate: None,
                 });
                 at += minute;
             }
@@ -239,6 +242,7 @@ mod history {
                 last_checked_at: Some(now),
                 last_latency_ms: Some(12),
                 last_error: None,
+                certificate: None,
                 failures: 0,
                 memory: Default::default(),
             }];

@@ -549,11 +549,13 @@ async fn reminders_come_once_per_interval_while_down(backend: Backend) {
                 last_checked_at: Some(since),
                 last_latency_ms: Some(1),
                 last_error: run["result"]["error"].as_str().map(str::to_owned),
+                certificate: None,
                 failures: 1,
                 memory: AlertMemory {
                     alerted: Some(ServiceState::Down),
                     alerted_since: Some(since),
                     flapping_since: None,
+                    cert_warned: None,
                 },
             }],
             ..Default::default()

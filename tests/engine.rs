@@ -45,6 +45,7 @@ impl Probe for Scripted {
                 latency_ms: 7,
                 status_code: None,
                 error: (!ok).then(|| "scripted failure".to_owned()),
+                ..ProbeOutcome::default()
             }
         })
     }

@@ -459,6 +459,9 @@ fn result(service_id: i64, error: &str) -> CheckResult {
         status_code: None,
         error: Some(error.to_owned()),
         maintenance: false,
+        degraded: false,
+        packet_loss_pct: None,
+        certificate: None,
     }
 }
 

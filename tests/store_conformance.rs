@@ -791,6 +791,9 @@ fn result(service_id: i64, at_ms: i64, ok: bool, latency_ms: u32) -> CheckResult
         status_code: Some(if ok { 200 } else { 503 }),
         error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
         maintenance: false,
+        degraded: false,
+        packet_loss_pct: None,
+        certificate: None,
     }
 }
 
@@ -908,6 +911,7 @@ async fn history_skips_deleted_tiles_and_keeps_one_open_incident(backend: Backen
         last_checked_at: Some(at),
         last_latency_ms: Some(12),
         last_error: Some("connection refused".into()),
+        certificate: None,
         failures: 3,
         memory: Default::default(),
     };
@@ -1041,6 +1045,9 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
                 status_code: Some(500),
                 error: Some("status 500 is not in 200-299".into()),
                 maintenance: false,
+                degraded: false,
+                packet_loss_pct: None,
+                certificate: None,
             }],
             statuses: vec![StatusUpdate {
                 service_id: tile,
@@ -1049,6 +1056,7 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
                 last_checked_at: Some(at),
                 last_latency_ms: Some(3),
                 last_error: Some("status 500 is not in 200-299".into()),
+                certificate: None,
                 failures: 3,
                 memory: Default::default(),
             }],

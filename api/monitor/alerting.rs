@@ -205,6 +205,21 @@ pub fn certificate_threshold(days_left: i64, warn_days: u32) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn certificate_thresholds_are_crossed_one_by_one() {
+        use super::certificate_threshold as crossed;
+        assert_eq!(crossed(20, 14), None);
+        assert_eq!(crossed(13, 14), Some(14));
+        assert_eq!(crossed(6, 14), Some(7));
+        assert_eq!(crossed(2, 14), Some(3));
+        assert_eq!(crossed(0, 14), Some(1));
+        assert_eq!(crossed(-3, 14), Some(1));
+        assert_eq!(crossed(4, 5), Some(5), "a threshold below 7 is the first");
+        assert_eq!(crossed(6, 5), None);
+        assert_eq!(crossed(-3, 0), None, "0 never warns");
+    }
+
     use super::*;
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -263,6 +278,7 @@ mod tests {
             alerted: Some(Down),
             alerted_since: Some(at(0)),
             flapping_since: None,
+            cert_warned: None,
         };
         let mut alerting = Alerting::new(memory, Down);
         assert_eq!(kinds(&mut alerting, &[(Down, 0, 600, false)]), [None]);

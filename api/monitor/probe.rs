@@ -733,24 +733,24 @@ fn refused_certificate_words(
 
 /// reqwest reports rustls' refusals in rustls' words; these say what to do.
 fn plain_tls_words(message: String) -> String {
-    let plain = [
-        ("invalid peer certificate: Expired", "the certificate has expired"),
-        (
-            "invalid peer certificate: NotValidForName",
-            "the certificate is not for this host name",
-        ),
-        (
-            "invalid peer certificate: UnknownIssuer",
-            "the certificate is not signed by a trusted authority (self-signed, or a private CA: trust it with \
-             HOMEWATCH_CA_FILE, or set verify_tls to false)",
-        ),
-    ];
-    for (words, instead) in plain {
-        if message.contains(words) {
-            return format!("could not connect: {instead}");
-        }
-    }
-    message
+    let Some(at) = message.find("invalid peer certificate: ") else {
+        return message;
+    };
+    let fault = &message[at..];
+    let instead = if fault.contains("certificate expired") || fault.contains("Expired") {
+        "the certificate has expired".to_owned()
+    } else if fault.contains("not valid for name") || fault.contains("NotValidForName") {
+        "the certificate is not for this host name".to_owned()
+    } else if fault.contains("UnknownIssuer") || fault.contains("unknown issuer") {
+        "the certificate is not signed by a trusted authority (self-signed, or a private CA: trust it with \
+         HOMEWATCH_CA_FILE, or set verify_tls to false)"
+            .to_owned()
+    } else if fault.contains("not valid yet") || fault.contains("NotValidYet") {
+        "the certificate is not valid yet (is this machine's clock right?)".to_owned()
+    } else {
+        return message;
+    };
+    format!("could not connect: {instead}")
 }
 
 /// Why no ICMP socket could be opened, and what to allow.
@@ -761,5 +761,31 @@ pub fn icmp_socket_words(err: &std::io::Error) -> String {
              range), or run it with CAP_NET_RAW (Docker: --cap-add=NET_RAW)"
             .into(),
         _ => format!("cannot open an ICMP socket: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_icmp_socket_says_what_to_allow() {
+        let words = icmp_socket_words(&std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(
+            words.contains("net.ipv4.ping_group_range") && words.contains("CAP_NET_RAW"),
+            "{words}"
+        );
+    }
+
+    #[test]
+    fn rustls_refusals_become_plain_words() {
+        let expired = plain_tls_words(
+            "could not connect: client error (Connect): invalid peer certificate: certificate expired: \
+             verification time 1795787199 (UNIX)"
+                .into(),
+        );
+        assert_eq!(expired, "could not connect: the certificate has expired");
+        let other = "could not connect: connection refused".to_owned();
+        assert_eq!(plain_tls_words(other.clone()), other);
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod receivers;
+pub mod tls;
 
 use std::{
     net::SocketAddr,
@@ -231,6 +232,8 @@ pub struct App {
     flush_interval: Duration,
     admin: bool,
     engine: EngineConfig,
+    /// PEM certificates the checks trust besides the public authorities (a test CA).
+    ca_pem: Option<String>,
 }
 
 impl App {
@@ -254,7 +257,14 @@ impl App {
             flush_interval: Duration::from_millis(100),
             admin: true,
             engine: EngineConfig::default(),
+            ca_pem: None,
         }
+    }
+
+    /// Checks trust this CA too (as HOMEWATCH_CA_FILE does).
+    pub fn trusting(mut self, ca_pem: &str) -> Self {
+        self.ca_pem = Some(ca_pem.to_owned());
+        self
     }
 
     /// How notifications are delivered (the retry base, the timeout, the public URL).
@@ -315,7 +325,10 @@ impl App {
         };
         let engine = Engine::start(
             store.clone(),
-            Arc::new(Prober::new().expect("HTTP client and resolver")),
+            Arc::new(
+                Prober::trusting(self.ca_pem.as_deref().map(str::as_bytes))
+                    .expect("HTTP client and resolver"),
+            ),
             EngineConfig {
                 flush_interval: self.flush_interval,
                 ..self.engine
