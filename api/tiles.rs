@@ -96,6 +96,13 @@ impl Tiles {
         Ok(services)
     }
 
+    /// A new token for a tile's push check; the engine keeps watching it (its schedule is unchanged).
+    pub async fn renew_push_token(&self, id: i64) -> StoreResult<Service> {
+        let service = self.store.rotate_push_token(id).await?;
+        self.engine.reload(id);
+        Ok(service)
+    }
+
     /// Pauses (`true`) or resumes a tile's checks.
     pub async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service> {
         let service = self.store.set_paused(id, paused).await?;

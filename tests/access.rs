@@ -181,6 +181,12 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("GET", "/maintenance/{id}", Rule::Read),
     ("PATCH", "/maintenance/{id}", Rule::Write),
     ("DELETE", "/maintenance/{id}", Rule::Write),
+    // A push URL's token is its credential: no login, a wrong token is 404.
+    ("GET", "/push/{token}", Rule::Open),
+    ("POST", "/push/{token}", Rule::Open),
+    ("GET", "/push/{token}/start", Rule::Open),
+    ("POST", "/push/{token}/start", Rule::Open),
+    ("POST", "/services/{id}/push-token", Rule::Write),
 ];
 
 /// The kinds of caller the walk tries.

@@ -54,7 +54,10 @@ async fn tls_checks_read_days_left_and_say_what_is_wrong() {
     );
 
     let soon = prober.run(&tls(ten.port(), json!({})), "").await;
-    assert!(soon.ok && soon.degraded, "10 days is below the default 14: {soon:?}");
+    assert!(
+        soon.ok && soon.degraded,
+        "10 days is below the default 14: {soon:?}"
+    );
     let reason = soon.error.clone().unwrap();
     assert!(
         reason.starts_with("the certificate expires in 10 days (on "),
@@ -63,7 +66,10 @@ async fn tls_checks_read_days_left_and_say_what_is_wrong() {
     let relaxed = prober
         .run(&tls(ten.port(), json!({ "cert_warn_days": 7 })), "")
         .await;
-    assert!(relaxed.ok && !relaxed.degraded, "the threshold is per tile: {relaxed:?}");
+    assert!(
+        relaxed.ok && !relaxed.degraded,
+        "the threshold is per tile: {relaxed:?}"
+    );
     let never = prober
         .run(&tls(three.port(), json!({ "cert_warn_days": 0 })), "")
         .await;
@@ -74,7 +80,10 @@ async fn tls_checks_read_days_left_and_say_what_is_wrong() {
     assert!(!gone.ok, "{gone:?}");
     let said = gone.error.unwrap();
     assert!(said.contains("the certificate expired on "), "{said}");
-    assert!(gone.certificate.unwrap().days_left < 0, "an expired certificate is still read");
+    assert!(
+        gone.certificate.unwrap().days_left < 0,
+        "an expired certificate is still read"
+    );
 
     let wrong = prober.run(&tls(other_host.port(), json!({})), "").await;
     assert!(!wrong.ok);
@@ -98,7 +107,9 @@ async fn tls_checks_read_days_left_and_say_what_is_wrong() {
     let untrusted = public_only.run(&tls(sixty.port(), json!({})), "").await;
     let said = untrusted.error.unwrap();
     assert!(
-        !untrusted.ok && said.contains("not signed by a trusted authority") && said.contains("HOMEWATCH_CA_FILE"),
+        !untrusted.ok
+            && said.contains("not signed by a trusted authority")
+            && said.contains("HOMEWATCH_CA_FILE"),
         "{said}"
     );
     let closed = prober
@@ -170,7 +181,10 @@ async fn json_conditions_judge_a_body_and_name_the_path_that_failed() {
         let target = format!("{base}{path}");
         async move {
             prober
-                .run(&check(json!({ "kind": "http", "target": target, "json": conditions })), "")
+                .run(
+                    &check(json!({ "kind": "http", "target": target, "json": conditions })),
+                    "",
+                )
                 .await
         }
     };
@@ -211,7 +225,10 @@ async fn json_conditions_judge_a_body_and_name_the_path_that_failed() {
 
     let not_json = run(json!([{ "path": "$.status", "op": "exists" }]), "/plain").await;
     let said = not_json.error.unwrap();
-    assert!(!not_json.ok && said.starts_with("the body is not JSON: "), "{said}");
+    assert!(
+        !not_json.ok && said.starts_with("the body is not JSON: "),
+        "{said}"
+    );
 
     // Bad conditions are refused when the check is saved, each named.
     let errors = Check::from_json(
@@ -224,7 +241,10 @@ async fn json_conditions_judge_a_body_and_name_the_path_that_failed() {
     )
     .unwrap_err();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    assert!(fields.contains(&"check"), "an unknown operator is a parse error: {errors:?}");
+    assert!(
+        fields.contains(&"check"),
+        "an unknown operator is a parse error: {errors:?}"
+    );
     let errors = Check::from_json(
         json!({ "kind": "http", "json": [
             { "path": "status", "op": "==", "value": 1 },
@@ -281,7 +301,10 @@ async fn ping_measures_latency_and_loss() {
     assert_eq!(local.packet_loss_pct, Some(0));
     assert!(local.latency_ms < 100, "{local:?}");
     let by_name = prober
-        .run(&check(json!({ "kind": "ping", "target": "localhost", "packets": 1 })), "")
+        .run(
+            &check(json!({ "kind": "ping", "target": "localhost", "packets": 1 })),
+            "",
+        )
         .await;
     assert!(by_name.ok, "{by_name:?}");
     // (No address can be relied on to stay silent: sandboxed networks answer every echo. Loss is read
@@ -323,7 +346,12 @@ async fn a_certificate_near_expiry_degrades_the_tile_and_tells_once(backend: Bac
     assert_eq!(run.status, 200, "{}", run.text);
     assert_eq!(run.body["result"]["degraded"], json!(true), "{}", run.text);
     let read = app.get(&format!("/api/v1/services/{tile}")).await;
-    assert_eq!(tile_state(&read.body), ("degraded".into(), Some(10)), "{}", read.text);
+    assert_eq!(
+        tile_state(&read.body),
+        ("degraded".into(), Some(10)),
+        "{}",
+        read.text
+    );
     assert_eq!(read.body["status"]["certificate"]["issuer"], json!(CA_NAME));
     receiver
         .wait_until(Duration::from_secs(10), "a certificate warning", |got| {
@@ -350,11 +378,214 @@ async fn a_certificate_near_expiry_degrades_the_tile_and_tells_once(backend: Bac
         "the message says how long is left: {message}"
     );
     // A degraded tile counts as up: no down alert, uptime 100 %.
-    assert!(receiver.accepted().iter().all(|hit| hit.body["event"] != json!("down")));
-    let stats = app.get(&format!("/api/v1/services/{tile}/stats?window=24h")).await;
+    assert!(
+        receiver
+            .accepted()
+            .iter()
+            .all(|hit| hit.body["event"] != json!("down"))
+    );
+    let stats = app
+        .get(&format!("/api/v1/services/{tile}/stats?window=24h"))
+        .await;
     assert_eq!(stats.status, 200, "{}", stats.text);
     assert_eq!(stats.body["uptime_percent"], json!(100.0), "{}", stats.text);
     app.stop().await;
 }
 
-on_every_store!(a_certificate_near_expiry_degrades_the_tile_and_tells_once);
+on_every_store!(
+    a_certificate_near_expiry_degrades_the_tile_and_tells_once,
+    push_calls_keep_a_tile_up_and_a_missed_one_turns_it_down,
+);
+
+/// A push call from a job, as `curl` would make it: no login.
+async fn call(app: &common::TestApp, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/push/{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn state_of(app: &common::TestApp, tile: i64) -> (String, String) {
+    let read = app.get(&format!("/api/v1/services/{tile}")).await;
+    (
+        read.body["status"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        read.body["status"]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn wait_for_state(app: &common::TestApp, tile: i64, want: &str, within: Duration) -> (String, String) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let seen = state_of(app, tile).await;
+        if seen.0 == want {
+            return seen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tile {tile} never became {want}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn push_calls_keep_a_tile_up_and_a_missed_one_turns_it_down(backend: Backend) {
+    let app = App::on(backend).start().await;
+    let group = app.group("Jobs").await;
+    let created = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "Backup", "url": "http://nas.lan/",
+                    "check": { "kind": "push", "interval_s": 5, "grace_s": 1 } }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let tile = created.body["id"].as_i64().unwrap();
+    let token = created.body["check"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 32, "a generated token: {token}");
+    assert_eq!(created.body["check"]["retries"], json!(0));
+    assert_eq!(created.body["check"].get("timeout_s"), None, "nothing is probed");
+    // Readers never see the token.
+    let (_, viewer) = common::viewer_token(&app, "reader").await;
+    let seen = reqwest::Client::new()
+        .get(format!("{}/api/v1/services/{tile}", app.base))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(seen["check"]["token"], json!("(hidden)"));
+    // "Check now" has nothing to run.
+    let now = app
+        .post(&format!("/api/v1/services/{tile}/check"), json!({}))
+        .await;
+    assert_eq!(now.status, 409, "{}", now.text);
+
+    // A call keeps it up; start and finish measure the run.
+    assert_eq!(call(&app, &token).await, (200, json!({ "accepted": true })));
+    wait_for_state(&app, tile, "up", Duration::from_secs(3)).await;
+    assert_eq!(call(&app, &format!("{token}/start")).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(call(&app, &token).await.0, 200);
+    // Results are stored in batches: wait for the second one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let latency = loop {
+        let results = app.get(&format!("/api/v1/services/{tile}/results")).await;
+        let items = results.body.as_array().cloned().unwrap_or_default();
+        if items.len() >= 2 {
+            break items[0]["latency_ms"].as_u64().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", results.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!((300..2000).contains(&latency), "the run's length: {latency} ms");
+    // The job reports a failure: down at once (no retries by default), with its words.
+    assert_eq!(
+        call(&app, &format!("{token}?status=down&msg=disk%20full"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        wait_for_state(&app, tile, "down", Duration::from_secs(3)).await.1,
+        "disk full"
+    );
+    assert_eq!(call(&app, &format!("{token}?duration_ms=1234")).await.0, 200);
+    wait_for_state(&app, tile, "up", Duration::from_secs(3)).await;
+
+    // No call within the interval and the grace: down, saying since when.
+    let (state, error) = wait_for_state(&app, tile, "down", Duration::from_secs(10)).await;
+    assert_eq!(state, "down");
+    assert!(error.starts_with("no call since "), "{error}");
+
+    // A wrong token is 404 and counts: twenty of them from one address and it waits (429), right tokens too.
+    assert_eq!(call(&app, "not-a-token-of-anyone-here").await.0, 404);
+    // A renewed token: the old URL stops working.
+    let renewed = app
+        .post(&format!("/api/v1/services/{tile}/push-token"), json!({}))
+        .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
+    let fresh = renewed.body["check"]["token"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, token);
+    assert_eq!(call(&app, &token).await.0, 404);
+    assert_eq!(call(&app, &fresh).await.0, 200);
+    wait_for_state(&app, tile, "up", Duration::from_secs(3)).await;
+    // An edit that leaves the token out keeps it.
+    let edited = app
+        .patch(
+            &format!("/api/v1/services/{tile}"),
+            json!({ "check": { "kind": "push", "interval_s": 3600 } }),
+        )
+        .await;
+    assert_eq!(edited.body["check"]["token"], json!(fresh), "{}", edited.text);
+    for _ in 0..20 {
+        call(&app, "guessing-tokens-is-slow-0000").await;
+    }
+    assert_eq!(
+        call(&app, &fresh).await.0,
+        429,
+        "too many misses from this address"
+    );
+    app.stop().await;
+}
+
+#[test]
+fn a_cron_schedule_runs_in_its_time_zone() {
+    use homewatch::model::check::PushSchedule;
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let check = check(
+        json!({ "kind": "push", "schedule": "30 3 * * *", "timezone": "Europe/Berlin", "grace_s": 600 }),
+    );
+    let schedule = PushSchedule::of(&check).unwrap();
+    // 03:30 in Berlin is 02:30 UTC in winter (CET) and 01:30 UTC in summer (CEST).
+    assert_eq!(
+        schedule.due_after(at("2026-11-27T12:00:00Z")),
+        at("2026-11-28T02:30:00Z")
+    );
+    assert_eq!(
+        schedule.due_after(at("2026-07-01T12:00:00Z")),
+        at("2026-07-02T01:30:00Z")
+    );
+    assert_eq!(
+        schedule.deadline_after(at("2026-11-27T12:00:00Z")),
+        at("2026-11-28T02:40:00Z"),
+        "plus the grace"
+    );
+    let every = PushSchedule::of(&check_push_interval()).unwrap();
+    assert_eq!(
+        every.due_after(at("2026-11-27T12:00:00Z")),
+        at("2026-11-27T13:00:00Z")
+    );
+
+    let wrong = Check::from_json(
+        json!({ "kind": "push", "schedule": "61 * * * *", "timezone": "Mars/Olympus", "token": "short" }),
+        None,
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = wrong.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["check.token", "check.timezone", "check.schedule"],
+        "{wrong:?}"
+    );
+    let target = Check::from_json(json!({ "kind": "push", "target": "nas.lan" }), None).unwrap_err();
+    assert_eq!(target[0].field, "check.target", "nothing is probed: {target:?}");
+}
+
+fn check_push_interval() -> Check {
+    check(json!({ "kind": "push", "interval_s": 3600 }))
+}

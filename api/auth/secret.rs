@@ -24,6 +24,11 @@ pub fn api_token() -> String {
     format!("{TOKEN_PREFIX}{}", random(32))
 }
 
+/// The secret of a push check's URL: 32 characters (192 bits), safe in a URL path.
+pub fn push_token() -> String {
+    random(24)
+}
+
 /// A one-time setup token, short enough to copy from a log line (128 bits).
 pub fn setup_token() -> String {
     random(16)

@@ -27,6 +27,7 @@ pub mod health;
 pub mod json_body;
 pub mod monitoring;
 pub mod problem;
+pub mod push;
 pub mod security;
 pub mod services;
 pub mod spec;
@@ -79,6 +80,7 @@ pub type Api = (
     users::UsersApi,
     alerts::AlertsApi,
     alerts::MaintenanceApi,
+    push::PushApi,
 );
 
 /// The typed API, without a store: enough to print or serve the spec.
@@ -94,6 +96,7 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             users::UsersApi,
             alerts::AlertsApi,
             alerts::MaintenanceApi,
+            push::PushApi,
         ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),
@@ -435,6 +438,7 @@ pub fn app(
         .data(security::CrossOrigins(options.cors_origins.clone()))
         .data(store)
         .data(notifier)
+        .data(Arc::new(push::PushLimiter::default()))
         .data(access);
 
     let layered = security_headers(routes)

@@ -235,9 +235,10 @@ impl From<crate::monitor::engine::CheckNowError> for ApiError {
         use crate::monitor::engine::CheckNowError;
         match err {
             CheckNowError::NotFound(id) => StoreError::not_found("service", id).into(),
-            CheckNowError::NoCheck(_) | CheckNowError::Paused(_) | CheckNowError::Unwatched(_) => {
-                Self::conflict(err.to_string())
-            }
+            CheckNowError::NoCheck(_)
+            | CheckNowError::Paused(_)
+            | CheckNowError::Unwatched(_)
+            | CheckNowError::Push(_) => Self::conflict(err.to_string()),
             CheckNowError::Store(err) => err.into(),
             CheckNowError::Stopped => {
                 Self::unavailable("the monitor engine has stopped; the server is shutting down")

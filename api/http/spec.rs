@@ -73,6 +73,11 @@ const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("getMaintenance", &[401, 404, 503]),
     ("updateMaintenance", &[400, 401, 403, 404, 413, 415, 422, 503]),
     ("deleteMaintenance", &[401, 403, 404, 503]),
+    ("push", &[400, 404, 409, 422, 429, 503]),
+    ("pushPost", &[400, 404, 409, 422, 429, 503]),
+    ("pushStart", &[404, 409, 429, 503]),
+    ("pushStartPost", &[404, 409, 429, 503]),
+    ("renewPushToken", &[401, 403, 404, 409, 503]),
 ];
 
 /// The error statuses operation `operation_id` can answer (empty for an unknown operation).
@@ -204,6 +209,21 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             json!({ "minimum": 1, "maximum": crate::model::check::MAX_PACKETS }),
         ),
         ("Check", "loss_down_pct", json!({ "minimum": 1, "maximum": 100 })),
+        (
+            "Check",
+            "token",
+            json!({ "pattern": crate::model::check::PUSH_TOKEN_PATTERN }),
+        ),
+        (
+            "Check",
+            "schedule",
+            json!({ "maxLength": crate::model::check::MAX_SCHEDULE_CHARS, "pattern": "^\\S+( +\\S+){4,5}$" }),
+        ),
+        (
+            "Check",
+            "grace_s",
+            json!({ "minimum": 0, "maximum": crate::model::check::MAX_GRACE_S }),
+        ),
     ];
     for schema in ["NewService", "ServicePatch"] {
         rules.push((schema, "name", name.clone()));
@@ -248,11 +268,19 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
 
 /// The rules on query parameters the server checks beyond their type: (operation, parameter, keywords).
 fn parameter_rules() -> Vec<(&'static str, &'static str, Value)> {
-    vec![(
-        "listServices",
-        "cursor",
-        json!({ "pattern": format!("^$|{}", crate::model::cursor::PATTERN) }),
-    )]
+    let duration = json!({ "minimum": 0, "maximum": u32::MAX });
+    let message = json!({ "maxLength": 300 });
+    vec![
+        (
+            "listServices",
+            "cursor",
+            json!({ "pattern": format!("^$|{}", crate::model::cursor::PATTERN) }),
+        ),
+        ("push", "duration_ms", duration.clone()),
+        ("pushPost", "duration_ms", duration),
+        ("push", "msg", message.clone()),
+        ("pushPost", "msg", message),
+    ]
 }
 
 /// Merges `keywords` into an object schema (nested objects, such as `items`, are merged too).
@@ -389,7 +417,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             last_latency_ms: Some(42),
             last_error: None,
             certificate: Some(crate::model::Certificate {
-                expires_at: at + chrono::TimeDelta::days(60),
+                expires_at: at + crate::model::seconds(60 * 86_400),
                 days_left: 60,
                 issuer: "R11".into(),
                 subject: "jellyfin.home.example".into(),

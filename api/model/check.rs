@@ -30,6 +30,11 @@ pub const MAX_JSON_PATH_CHARS: usize = 200;
 pub const DEFAULT_PACKETS: u32 = 3;
 pub const MAX_PACKETS: u32 = 20;
 pub const DEFAULT_LOSS_DOWN_PCT: u32 = 100;
+pub const DEFAULT_GRACE_S: u32 = 300;
+pub const MAX_GRACE_S: u32 = 7 * 86_400;
+pub const MAX_SCHEDULE_CHARS: usize = 100;
+/// A push token: URL-safe, 16 to 64 characters.
+pub const PUSH_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{16,64}$";
 
 /// What kind of probe a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
@@ -48,6 +53,8 @@ pub enum CheckKind {
     Tls,
     /// ICMP echo requests to a host: latency and packet loss.
     Ping,
+    /// Nothing is probed: a job calls the tile's push URL; no call in time turns it down.
+    Push,
 }
 
 /// The fields every kind of check has, besides `kind`.
@@ -105,6 +112,15 @@ const TLS_FIELDS: [&str; 7] = [
     "verify_tls",
     "cert_warn_days",
 ];
+const PUSH_FIELDS: [&str; 7] = [
+    "interval_s",
+    "retries",
+    "degraded_above_ms",
+    "token",
+    "schedule",
+    "timezone",
+    "grace_s",
+];
 const PING_FIELDS: [&str; 7] = [
     "target",
     "interval_s",
@@ -116,13 +132,14 @@ const PING_FIELDS: [&str; 7] = [
 ];
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 6] = [
+    pub const ALL: [CheckKind; 7] = [
         Self::Http,
         Self::Keyword,
         Self::Tcp,
         Self::Dns,
         Self::Tls,
         Self::Ping,
+        Self::Push,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +150,7 @@ impl CheckKind {
             Self::Dns => "dns",
             Self::Tls => "tls",
             Self::Ping => "ping",
+            Self::Push => "push",
         }
     }
 
@@ -145,6 +163,7 @@ impl CheckKind {
             Self::Dns => "Dns",
             Self::Tls => "Tls",
             Self::Ping => "Ping",
+            Self::Push => "Push",
         }
     }
 
@@ -164,6 +183,10 @@ impl CheckKind {
                 "ICMP echo requests to a host: `packets` are sent; the tile is down when `loss_down_pct` percent or \
                  more are lost."
             }
+            Self::Push => {
+                "Nothing is probed: a job calls `/api/v1/push/{token}` (GET or POST) every `interval_s`, or on the \
+                 cron `schedule` in `timezone`; no call within `grace_s` after it was due turns the tile down."
+            }
         }
     }
 
@@ -177,6 +200,7 @@ impl CheckKind {
             Self::Dns => &DNS_FIELDS,
             Self::Tls => &TLS_FIELDS,
             Self::Ping => &PING_FIELDS,
+            Self::Push => &PUSH_FIELDS,
         }
     }
 
@@ -193,7 +217,7 @@ impl CheckKind {
         match self {
             Self::Http | Self::Keyword => (patterns::HTTP_URL, super::URL_MAX_CHARS),
             Self::Tcp | Self::Tls => (patterns::HOST_PORT, 261),
-            Self::Dns | Self::Ping => (patterns::DNS_NAME, 254),
+            Self::Dns | Self::Ping | Self::Push => (patterns::DNS_NAME, 254),
         }
     }
 }
@@ -284,6 +308,25 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
     pub loss_down_pct: Option<u32>,
+    /// push: the secret of the tile's push URL, `/api/v1/push/{token}` (16 to 64 of A-Z a-z 0-9 _ -).
+    /// Generated when a push check is made without one, kept when an edit leaves it out, and shown only to
+    /// those who may change the tile; `POST /services/{id}/push-token` makes a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub token: Option<String>,
+    /// push: a cron schedule (5 fields, or 6 with seconds first), such as `30 3 * * *`, when the job is
+    /// expected; without one, a call is expected every `interval_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub schedule: Option<String>,
+    /// push: the IANA time zone of `schedule` (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub timezone: Option<String>,
+    /// push: seconds a call may be late before the tile is down, 0 to 604800 (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub grace_s: Option<u32>,
 }
 
 /// How a JSON condition compares the value at its path.
@@ -530,6 +573,8 @@ impl Check {
                     .or_else(default)
                     .filter(|t| split_host_port(t).is_some())
             }
+            // Nothing is probed: the tile's own URL is where people look.
+            CheckKind::Push => Some(service_url.to_owned()),
             CheckKind::Dns | CheckKind::Ping => {
                 let default = || url.as_ref()?.host_str().map(str::to_owned);
                 target
@@ -579,6 +624,10 @@ impl Check {
             ("json", self.json.is_some()),
             ("packets", self.packets.is_some()),
             ("loss_down_pct", self.loss_down_pct.is_some()),
+            ("token", self.token.is_some()),
+            ("schedule", self.schedule.is_some()),
+            ("timezone", self.timezone.is_some()),
+            ("grace_s", self.grace_s.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, given)| given.then_some(name))
@@ -617,7 +666,13 @@ impl Check {
                 format!("must be 1 to {MAX_TIMEOUT_S} seconds"),
             ));
         }
-        let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
+        // A push check that missed its time is down at once unless retries are asked for.
+        let default_retries = if self.kind == CheckKind::Push {
+            0
+        } else {
+            DEFAULT_RETRIES
+        };
+        let retries = self.retries.unwrap_or(default_retries);
         if retries > MAX_RETRIES {
             errors.push(FieldError::new(
                 field("retries"),
@@ -637,6 +692,7 @@ impl Check {
                     }
                     CheckKind::Tcp | CheckKind::Tls => patterns::is_host_port(target),
                     CheckKind::Dns | CheckKind::Ping => patterns::is_dns_name(target),
+                    CheckKind::Push => false,
                 };
             if !shaped {
                 let example = match self.kind {
@@ -647,6 +703,7 @@ impl Check {
                     CheckKind::Tls => "host:port, such as nas.lan:443",
                     CheckKind::Dns => "a host name, such as nas.home.lan",
                     CheckKind::Ping => "a host name or IPv4 address, such as router.lan",
+                    CheckKind::Push => "left out: nothing is probed",
                 };
                 errors.push(FieldError::new(
                     field("target"),
@@ -800,12 +857,52 @@ impl Check {
             errors.push(FieldError::new(field("loss_down_pct"), "must be 1 to 100"));
         }
 
+        if let Some(token) = &self.token
+            && !regex::Regex::new(PUSH_TOKEN_PATTERN).is_ok_and(|pattern| pattern.is_match(token))
+        {
+            errors.push(FieldError::new(
+                field("token"),
+                "must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -",
+            ));
+        }
+        let push = self.kind == CheckKind::Push;
+        let timezone = self
+            .timezone
+            .clone()
+            .or_else(|| (push && self.schedule.is_some()).then(|| "UTC".to_owned()));
+        if let Some(zone) = &timezone
+            && zone.parse::<chrono_tz::Tz>().is_err()
+        {
+            errors.push(FieldError::new(
+                field("timezone"),
+                format!("`{zone}` is not an IANA time zone, such as Europe/Berlin or UTC"),
+            ));
+        }
+        if let Some(schedule) = &self.schedule {
+            if schedule.chars().count() > MAX_SCHEDULE_CHARS {
+                errors.push(FieldError::new(
+                    field("schedule"),
+                    format!("must be at most {MAX_SCHEDULE_CHARS} characters"),
+                ));
+            } else if let Err(message) = PushSchedule::parse_cron(schedule) {
+                errors.push(FieldError::new(field("schedule"), message));
+            }
+        }
+        if let Some(grace) = self.grace_s
+            && grace > MAX_GRACE_S
+        {
+            errors.push(FieldError::new(
+                field("grace_s"),
+                format!("must be 0 to {MAX_GRACE_S} seconds"),
+            ));
+        }
+
         let keyword_kind = self.kind == CheckKind::Keyword;
         Check {
             kind: self.kind,
             target: self.target,
             interval_s: Some(interval_s),
-            timeout_s: Some(timeout_s),
+            timeout_s: (!push).then_some(timeout_s),
             retries: Some(retries),
             method,
             expected_status,
@@ -827,7 +924,71 @@ impl Check {
             packets: applies("packets").then(|| self.packets.unwrap_or(DEFAULT_PACKETS)),
             loss_down_pct: applies("loss_down_pct")
                 .then(|| self.loss_down_pct.unwrap_or(DEFAULT_LOSS_DOWN_PCT)),
+            token: self.token.filter(|_| push),
+            timezone: timezone.filter(|_| push && self.schedule.is_some()),
+            schedule: self.schedule.filter(|_| push),
+            grace_s: push.then(|| self.grace_s.unwrap_or(DEFAULT_GRACE_S)),
         }
+    }
+}
+
+/// When a push check expects its next call.
+pub struct PushSchedule {
+    cron: Option<(croner::Cron, chrono_tz::Tz)>,
+    interval: chrono::TimeDelta,
+    grace: chrono::TimeDelta,
+}
+
+impl PushSchedule {
+    /// A cron expression of 5 fields (or 6, seconds first), or why it is not one.
+    pub fn parse_cron(text: &str) -> Result<croner::Cron, String> {
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(text)
+            .map_err(|err| {
+                format!("is not a cron schedule ({err}); for example `30 3 * * *` (03:30 every day)")
+            })
+    }
+
+    /// The schedule of a push check; None for other kinds.
+    pub fn of(check: &Check) -> Option<Self> {
+        if check.kind != CheckKind::Push {
+            return None;
+        }
+        let cron = check.schedule.as_deref().and_then(|text| {
+            let zone = check
+                .timezone
+                .as_deref()
+                .and_then(|zone| zone.parse::<chrono_tz::Tz>().ok())
+                .unwrap_or(chrono_tz::UTC);
+            Some((Self::parse_cron(text).ok()?, zone))
+        });
+        Some(Self {
+            cron,
+            interval: super::seconds(i64::from(check.interval_s.unwrap_or(DEFAULT_INTERVAL_S))),
+            grace: super::seconds(i64::from(check.grace_s.unwrap_or(DEFAULT_GRACE_S))),
+        })
+    }
+
+    /// When the next call is due after one at `last`: the next cron time, or `last` plus the interval.
+    pub fn due_after(&self, last: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.cron {
+            Some((cron, zone)) => cron
+                .find_next_occurrence(&last.with_timezone(zone), false)
+                .map(|at| at.with_timezone(&Utc))
+                .unwrap_or_else(|_| self.after(last, self.interval)),
+            None => self.after(last, self.interval),
+        }
+    }
+
+    fn after(&self, at: DateTime<Utc>, span: chrono::TimeDelta) -> DateTime<Utc> {
+        at.checked_add_signed(span).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The last moment a call due after `last` may come: the due time plus the grace.
+    pub fn deadline_after(&self, last: DateTime<Utc>) -> DateTime<Utc> {
+        self.after(self.due_after(last), self.grace)
     }
 }
 
@@ -973,6 +1134,10 @@ mod tests {
             json: None,
             packets: None,
             loss_down_pct: None,
+            token: None,
+            schedule: None,
+            timezone: None,
+            grace_s: None,
         }
     }
 

@@ -90,6 +90,9 @@ impl Service {
             for value in check.headers.iter_mut().flat_map(|headers| headers.values_mut()) {
                 *value = HIDDEN.to_owned();
             }
+            if let Some(token) = check.token.as_mut() {
+                *token = HIDDEN.to_owned();
+            }
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum CheckNowError {
     /// The tile is paused (409).
     #[error("service {0} is paused: resume it with POST /api/v1/services/{0}/resume first")]
     Paused(i64),
+    /// A push check is not run by Homewatch: its job calls its URL (409).
+    #[error("service {0} has a push check: nothing is probed, its job calls its push URL")]
+    Push(i64),
     /// The tile stopped being watched while its check ran (deleted, paused or its check removed).
     #[error("service {0} stopped being watched while its check ran")]
     Unwatched(i64),
@@ -53,6 +56,52 @@ pub enum CheckNowError {
 }
 
 type CheckReply = oneshot::Sender<Result<CheckRun, CheckNowError>>;
+
+/// A call to a push check's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushCall {
+    /// `/start`: a run begins; the next call measures its duration.
+    pub start: bool,
+    /// `status=down` reports a failed run.
+    pub ok: bool,
+    /// `msg=`: why a run failed (kept as its error), at most 300 characters.
+    pub message: Option<String>,
+    /// `duration_ms=`: how long the run took, when the job measured it.
+    pub duration_ms: Option<u32>,
+}
+
+/// Why a push call was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The tile is paused, or its check is no longer a push check (409).
+    #[error("service {0} is paused or has no push check now")]
+    NotWatched(i64),
+    #[error("the monitor engine has stopped")]
+    Stopped,
+}
+
+/// What the engine keeps of a push check between calls.
+struct PushWatch {
+    schedule: crate::model::check::PushSchedule,
+    /// The call (or missed due time, or start of watching) the next due time counts from.
+    reference: DateTime<Utc>,
+    /// The last call, for "no call since ...".
+    last_call: Option<DateTime<Utc>>,
+    /// When `/start` was called, if the run has not finished.
+    started: Option<Instant>,
+}
+
+impl PushWatch {
+    fn deadline(&self) -> DateTime<Utc> {
+        self.schedule.deadline_after(self.reference)
+    }
+}
+
+/// The `Instant` of a wall-clock time (now when it has passed).
+fn instant_of(at: DateTime<Utc>) -> Instant {
+    let ahead = (at - Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + ahead
+}
 
 /// Runs a check once. The real one is [`Prober`]; scheduler tests script outcomes with their own.
 pub trait Probe: Send + Sync + 'static {
@@ -166,6 +215,7 @@ enum Command {
     /// Read the maintenance windows again.
     ReloadMaintenance,
     CheckNow(i64, CheckReply),
+    Push(i64, PushCall, oneshot::Sender<Result<(), PushError>>),
     Finished {
         service_id: i64,
         generation: u64,
@@ -254,10 +304,13 @@ struct Watch {
     last_status: Option<StatusUpdate>,
     /// The certificate the last https or tls check was shown.
     certificate: Option<Certificate>,
+    /// Push checks: when calls are due, and the last one.
+    push: Option<PushWatch>,
 }
 
 impl Watch {
     fn new(tile: WatchedTile, generation: u64) -> Self {
+        let push_schedule = crate::model::check::PushSchedule::of(&tile.check);
         let retries = tile.check.retries.unwrap_or(2);
         let failures = match tile.state {
             ServiceState::Down => retries + 1,
@@ -277,6 +330,12 @@ impl Watch {
             in_maintenance: false,
             last_status: None,
             certificate: None,
+            push: push_schedule.map(|schedule| PushWatch {
+                schedule,
+                reference: Utc::now(),
+                last_call: None,
+                started: None,
+            }),
         }
     }
 
@@ -373,6 +432,15 @@ impl Engine {
     /// Notified whenever alerts have been stored.
     pub fn alerts_stored(&self) -> Arc<tokio::sync::Notify> {
         self.alerts_stored.clone()
+    }
+
+    /// Takes a call to a push check's URL: a run started, or finished (up or down).
+    pub async fn push(&self, service_id: i64, call: PushCall) -> Result<(), PushError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Push(service_id, call, reply))
+            .map_err(|_| PushError::Stopped)?;
+        answer.await.map_err(|_| PushError::Stopped)?
     }
 
     /// Runs a tile's check now and waits until its result is stored.
@@ -545,6 +613,9 @@ impl Scheduler {
             }
             Command::ReloadMaintenance => self.reload_maintenance().await,
             Command::CheckNow(service_id, reply) => self.check_now(service_id, reply).await,
+            Command::Push(service_id, call, reply) => {
+                let _ = reply.send(self.pushed(service_id, call));
+            }
             Command::Finished {
                 service_id,
                 generation,
@@ -653,16 +724,21 @@ impl Scheduler {
             watch.alerting = old.alerting.clone();
             watch.in_maintenance = old.in_maintenance;
             watch.last_status = old.last_status.clone();
+            if let (Some(new), Some(old)) = (watch.push.as_mut(), old.push.as_ref()) {
+                new.reference = old.reference;
+                new.last_call = old.last_call;
+                new.started = old.started;
+            }
         } else {
             watch.in_maintenance = self.maintenance.covers(service_id, watch.group_id);
         }
-        let delay = if soon {
-            spread(service_id, Duration::from_millis(500))
-        } else {
-            spread(service_id, watch.interval())
+        let due = match &watch.push {
+            // Nothing to probe: the engine looks again when the next call is overdue.
+            Some(push) => instant_of(push.deadline()),
+            None if soon => Instant::now() + spread(service_id, Duration::from_millis(500)),
+            None => Instant::now() + spread(service_id, watch.interval()),
         };
-        self.queue
-            .push(Reverse((Instant::now() + delay, service_id, watch.generation)));
+        self.queue.push(Reverse((due, service_id, watch.generation)));
         self.watches.insert(service_id, watch);
     }
 
@@ -697,6 +773,7 @@ impl Scheduler {
 
     fn dispatch_due(&mut self) {
         let now = Instant::now();
+        let mut missed_pushes = Vec::new();
         while let Some(Reverse((due, service_id, generation))) = self.queue.peek().copied() {
             if due > now {
                 break;
@@ -709,6 +786,29 @@ impl Scheduler {
             else {
                 continue;
             };
+            if let Some(push) = watch.push.as_mut() {
+                let deadline = push.deadline();
+                if deadline <= Utc::now() {
+                    // Overdue: a failure now, and the next due time counts from the one missed.
+                    let missed = push.schedule.due_after(push.reference);
+                    let error = match push.last_call {
+                        Some(last) => format!("no call since {}", last.format("%Y-%m-%d %H:%M:%S UTC")),
+                        None => format!(
+                            "no call yet (one was due by {})",
+                            missed.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                    };
+                    push.reference = missed;
+                    let next = push.deadline();
+                    self.queue
+                        .push(Reverse((instant_of(next), service_id, generation)));
+                    missed_pushes.push((service_id, generation, error));
+                } else {
+                    self.queue
+                        .push(Reverse((instant_of(deadline), service_id, generation)));
+                }
+                continue;
+            }
             // The next run keeps the cadence from the due time, not from when this one ends.
             self.queue
                 .push(Reverse((due + watch.interval(), service_id, generation)));
@@ -719,6 +819,73 @@ impl Scheduler {
             let (check, url) = (watch.check.clone(), watch.url.clone());
             self.spawn_probe(service_id, generation, check, url, Some(due), None);
         }
+        for (service_id, generation, error) in missed_pushes {
+            let result = CheckResult {
+                service_id,
+                checked_at: crate::model::now(),
+                ok: false,
+                latency_ms: 0,
+                status_code: None,
+                error: Some(error),
+                maintenance: false,
+                degraded: false,
+                packet_loss_pct: None,
+                certificate: None,
+            };
+            self.finished(service_id, generation, result, None);
+        }
+    }
+
+    /// A call to a push check's URL: a start is remembered; a finish is a result, and the next due time
+    /// counts from it.
+    fn pushed(&mut self, service_id: i64, call: PushCall) -> Result<(), PushError> {
+        let Some(watch) = self.watches.get_mut(&service_id) else {
+            return Err(PushError::NotWatched(service_id));
+        };
+        let generation = watch.generation;
+        let limit = watch.check.degraded_above_ms;
+        let Some(push) = watch.push.as_mut() else {
+            return Err(PushError::NotWatched(service_id));
+        };
+        if call.start {
+            push.started = Some(Instant::now());
+            return Ok(());
+        }
+        let at = now();
+        let measured = push
+            .started
+            .take()
+            .map(|started| u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX));
+        let latency_ms = call.duration_ms.or(measured).unwrap_or(0);
+        push.reference = at;
+        push.last_call = Some(at);
+        let deadline = push.deadline();
+        let slow = limit.filter(|limit| call.ok && latency_ms > *limit);
+        let error = if call.ok {
+            slow.map(|limit| format!("the run took {latency_ms} ms, more than {limit} ms"))
+        } else {
+            Some(
+                call.message
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| "the job reported a failure".into()),
+            )
+        };
+        let result = CheckResult {
+            service_id,
+            checked_at: at,
+            ok: call.ok,
+            latency_ms,
+            status_code: None,
+            error,
+            maintenance: false,
+            degraded: slow.is_some(),
+            packet_loss_pct: None,
+            certificate: None,
+        };
+        self.queue
+            .push(Reverse((instant_of(deadline), service_id, generation)));
+        self.finished(service_id, generation, result, None);
+        Ok(())
     }
 
     fn spawn_probe(
@@ -784,6 +951,10 @@ impl Scheduler {
             let _ = reply.send(Err(refusal));
             return;
         };
+        if tile.check.kind == crate::model::CheckKind::Push {
+            let _ = reply.send(Err(CheckNowError::Push(service_id)));
+            return;
+        }
         let (check, url) = (tile.check.clone(), tile.url.clone());
         if !self.watches.contains_key(&service_id) {
             self.watch(tile, false);

@@ -183,6 +183,8 @@ impl Prober {
                     .map_err(Miss::from),
                 CheckKind::Tls => self.tls(check, &target).await,
                 CheckKind::Ping => self.ping(check, &target, timeout).await,
+                // The engine never probes a push check: its results come from the calls it gets.
+                CheckKind::Push => Err(Miss::from((None, "a push check is not probed".to_owned()))),
             }
         })
         .await;

@@ -126,6 +126,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_service(&self, service: &NewService) -> StoreResult<Service>;
     async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service>;
     async fn delete_service(&self, id: i64) -> StoreResult<()>;
+    /// The tile whose push check has this token, if any.
+    async fn find_push(&self, token: &str) -> StoreResult<Option<i64>>;
+    /// A new token for a tile's push check (409 without one); the old token stops working.
+    async fn rotate_push_token(&self, id: i64) -> StoreResult<Service>;
     /// `ids` must name every tile of the group once; returns its tiles in their new order.
     async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>>;
     /// Pauses or resumes a tile's checks; pausing closes its open incident.
@@ -327,6 +331,12 @@ impl<B: Backend> Store for B {
     }
     async fn get_service(&self, id: i64) -> StoreResult<Service> {
         services::get(self, id).await
+    }
+    async fn find_push(&self, token: &str) -> StoreResult<Option<i64>> {
+        services::find_push(self, token).await
+    }
+    async fn rotate_push_token(&self, id: i64) -> StoreResult<Service> {
+        services::rotate_push_token(self, id).await
     }
     async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
         services::create(self, service).await

@@ -8,8 +8,8 @@ use super::{
     sql::{Backend, Lock, Tx, Violations, sql},
 };
 use crate::model::{
-    NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState, WatchedTile, check_spec,
-    cursor, now,
+    Check, CheckKind, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
+    WatchedTile, check_spec, cursor, now,
 };
 
 fn name_clash(group_id: i64, name: &str) -> StoreError {
@@ -17,6 +17,75 @@ fn name_clash(group_id: i64, name: &str) -> StoreError {
         field: Some("name"),
         message: format!("group {group_id} already has a service named `{name}`"),
     }
+}
+
+/// A push check gets its token here: the one given, else the one it had, else a new one.
+fn with_push_token(check: Option<&Check>, kept: Option<&Check>) -> Option<Check> {
+    let mut check = check?.clone();
+    if check.kind == CheckKind::Push && check.token.is_none() {
+        let previous = kept
+            .filter(|kept| kept.kind == CheckKind::Push)
+            .and_then(|kept| kept.token.clone());
+        check.token = Some(previous.unwrap_or_else(crate::auth::secret::push_token));
+    }
+    Some(check)
+}
+
+fn push_token(check: Option<&Check>) -> Option<&str> {
+    check
+        .filter(|check| check.kind == CheckKind::Push)
+        .and_then(|check| check.token.as_deref())
+}
+
+/// A token another tile holds is refused (the unique index would otherwise read as a name clash).
+async fn token_free(tx: &mut Tx, token: Option<&str>, id: i64) -> StoreResult<()> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    let holder: Option<(i64,)> = sql("SELECT id FROM services WHERE push_token = $1 AND id <> $2")
+        .bind(token)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match holder {
+        Some(_) => Err(StoreError::Conflict {
+            field: Some("check.token"),
+            message: "another tile's push check has this token: leave it out for a new one".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The tile whose push check has this token.
+pub async fn find_push(db: &dyn Backend, token: &str) -> StoreResult<Option<i64>> {
+    let found: Option<(i64,)> = sql("SELECT id FROM services WHERE push_token = $1")
+        .bind(token)
+        .fetch_optional(db.reader()?)
+        .await?;
+    Ok(found.map(|(id,)| id))
+}
+
+/// Gives a tile's push check a new token; the old one stops working.
+pub async fn rotate_push_token(db: &dyn Backend, id: i64) -> StoreResult<Service> {
+    let mut tx = db.write().await?;
+    let current = get_in(&mut tx, id).await?;
+    let Some(mut check) = current.check.clone().filter(|c| c.kind == CheckKind::Push) else {
+        return Err(StoreError::Conflict {
+            field: Some("check"),
+            message: format!("service {id} has no push check"),
+        });
+    };
+    check.token = Some(crate::auth::secret::push_token());
+    sql("UPDATE services SET check_spec = $2, push_token = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(check_spec(&check).as_str())
+        .bind(check.token.as_deref())
+        .bind(now())
+        .execute(&mut tx)
+        .await?;
+    let updated = get_in(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(updated)
 }
 
 fn no_such_group(group_id: i64) -> StoreError {
@@ -119,10 +188,13 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
     if !group_exists(&mut tx, service.group_id).await? {
         return Err(no_such_group(service.group_id));
     }
+    let check = with_push_token(service.check.as_ref(), None);
+    token_free(&mut tx, push_token(check.as_ref()), 0).await?;
     let id: i64 = sql(
-        "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at) \
+        "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at, \
+         push_token) \
          VALUES ($1, $2, $3, $4, $5, $6, \
-                 (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $7, $7) \
+                 (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $7, $7, $8) \
          RETURNING id",
     )
     .bind(service.group_id)
@@ -130,8 +202,9 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
     .bind(&service.url)
     .bind(service.description.as_deref().unwrap_or_default())
     .bind(&service.icon)
-    .bind(service.check.as_ref().map(check_spec).as_deref())
+    .bind(check.as_ref().map(check_spec).as_deref())
     .bind(now())
+    .bind(push_token(check.as_ref()))
     .scalar(&mut tx)
     .await
     .on_unique(|| name_clash(service.group_id, &service.name))?;
@@ -144,7 +217,9 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
 pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
     let mut tx = db.write().await?;
     let current = get_in(&mut tx, id).await?;
-    let next = patch.merged_with(&current);
+    let mut next = patch.merged_with(&current);
+    next.check = with_push_token(next.check.as_ref(), current.check.as_ref());
+    token_free(&mut tx, push_token(next.check.as_ref()), id).await?;
     let moves = next.group_id != current.group_id;
     if moves {
         db.dialect().lock(&mut tx, Lock::Group(next.group_id)).await?;
@@ -154,7 +229,7 @@ pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreRes
     }
     sql(
         "UPDATE services SET group_id = $2, name = $3, url = $4, description = $5, icon = $6, updated_at = $7, \
-             check_spec = $9, \
+             check_spec = $9, push_token = $10, \
              position = CASE WHEN $8 \
                  THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $2) \
                  ELSE position END \
@@ -169,6 +244,7 @@ pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreRes
     .bind(now())
     .bind(moves)
     .bind(next.check_spec().as_deref())
+    .bind(push_token(next.check.as_ref()))
     .execute(&mut tx)
     .await
     .on_unique(|| name_clash(next.group_id, &next.name))?;

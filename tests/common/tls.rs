@@ -18,9 +18,7 @@ pub const CA_NAME: &str = "Homewatch Test CA";
 impl TestCa {
     pub fn new() -> Self {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, CA_NAME);
+        params.distinguished_name.push(rcgen::DnType::CommonName, CA_NAME);
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         params.key_usages = vec![
             rcgen::KeyUsagePurpose::KeyCertSign,
@@ -38,8 +36,7 @@ impl TestCa {
     /// A leaf for `names` valid from 30 days ago until `valid_for` from now (negative: expired).
     pub fn leaf(&self, names: &[&str], valid_for: time::Duration) -> Leaf {
         let mut params =
-            rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                .unwrap();
+            rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, names[0]);

@@ -22,6 +22,9 @@ from homewatch_client.api.groups import (
     update_group,
 )
 from homewatch_client.api.monitoring import (
+    push,
+    push_start,
+    renew_push_token,
     check_service,
     get_stats,
     list_incidents,
@@ -89,6 +92,16 @@ from homewatch_client.models import (
     Stats,
     TcpCheck,
     TcpCheckKind,
+    PushAccepted,
+    PushCheck,
+    PushCheckKind,
+    PushStatus,
+    PingCheck,
+    PingCheckKind,
+    TlsCheck,
+    TlsCheckKind,
+    JsonCondition,
+    JsonOp,
     User,
     UserPatch,
     Window,
@@ -358,6 +371,54 @@ def main(base: str, token: str) -> None:
     assert window.current_or_next_end - window.current_or_next_start == datetime.timedelta(minutes=60), window
     assert len(expect(list_maintenance.sync_detailed(client=client), 200, [MaintenanceWindow])) == 1
     expect(delete_maintenance.sync_detailed(client=client, id=window.id), 204, None)
+
+    # More kinds: ping, tls, JSON conditions, and a push check called through the client.
+    ping = expect(
+        create_service.sync_detailed(
+            client=client,
+            body=NewService(group_id=infra.id, name="Router", url="http://127.0.0.1/",
+                            check=PingCheck(kind=PingCheckKind.PING, packets=2, loss_down_pct=50)),
+        ),
+        201,
+        Service,
+    )
+    assert isinstance(ping.check, PingCheck) and ping.check.packets == 2
+    tls = expect(
+        create_service.sync_detailed(
+            client=client,
+            body=NewService(group_id=infra.id, name="Proxy TLS", url="https://proxy.lan/",
+                            check=TlsCheck(kind=TlsCheckKind.TLS, cert_warn_days=21, degraded_above_ms=500)),
+        ),
+        201,
+        Service,
+    )
+    assert isinstance(tls.check, TlsCheck) and tls.check.cert_warn_days == 21
+    api = expect(
+        create_service.sync_detailed(
+            client=client,
+            body=NewService(group_id=infra.id, name="API health", url=f"http://127.0.0.1:{target.server_address[1]}/",
+                            check=HttpCheck(kind=HttpCheckKind.HTTP,
+                                            json=[JsonCondition(path="$.status", op=JsonOp.VALUE_0, value="ok")])),
+        ),
+        201,
+        Service,
+    )
+    assert isinstance(api.check, HttpCheck) and api.check.json[0].path == "$.status"
+    job = expect(
+        create_service.sync_detailed(
+            client=client,
+            body=NewService(group_id=infra.id, name="Backup job", url="http://nas.lan/",
+                            check=PushCheck(kind=PushCheckKind.PUSH, schedule="30 3 * * *", timezone="Europe/Berlin")),
+        ),
+        201,
+        Service,
+    )
+    assert isinstance(job.check, PushCheck) and len(job.check.token) == 32 and job.check.grace_s == 300
+    expect(push_start.sync_detailed(client=anonymous, token=job.check.token), 200, PushAccepted)
+    expect(push.sync_detailed(client=anonymous, token=job.check.token, status=PushStatus.UP, duration_ms=1200), 200, PushAccepted)
+    expect(push.sync_detailed(client=anonymous, token="no-such-token-anywhere"), 404, Problem)
+    renewed = expect(renew_push_token.sync_detailed(client=client, id=job.id), 200, Service)
+    assert renewed.check.token != job.check.token
 
     # Clean up: a group with tiles goes only with cascade.
     expect(delete_group.sync_detailed(client=client, id=media.id), 409, Problem)

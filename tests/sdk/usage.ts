@@ -27,6 +27,12 @@ function describe(service: Schemas["Service"]): string {
       return `${service.name}: tcp ${watched.target ?? service.url}`;
     case "dns":
       return `${service.name}: dns ${watched.record_type ?? "A/AAAA"}`;
+    case "tls":
+      return `${service.name}: certificate warned ${watched.cert_warn_days ?? 14} days ahead`;
+    case "ping":
+      return `${service.name}: ${watched.packets ?? 3} pings`;
+    case "push":
+      return `${service.name}: called ${watched.schedule ?? `every ${watched.interval_s ?? 60} s`}`;
   }
 }
 

@@ -12,6 +12,7 @@ const CHECK_KINDS = [
   ["dns", "DNS name resolves"],
   ["tls", "TLS certificate (any port)"],
   ["ping", "Ping (ICMP)"],
+  ["push", "Push: a job calls Homewatch"],
 ];
 const JSON_OPS = ["==", "!=", "<=", ">=", "<", ">", "contains", "exists"];
 
@@ -251,17 +252,24 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   const kind = field("check.kind", "Check", select(CHECK_KINDS, service ? (check?.kind ?? "") : "http"));
   const target = field("check.target", "Target", input({ maxlength: 2048 }), { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"] });
   const interval = field("check.interval_s", "Every (seconds)", input({ inputmode: "numeric", placeholder: "60" }),
-    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "5 to 86400." });
+    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping", "push"], hint: "5 to 86400." });
   const timeout = field("check.timeout_s", "Timeout (seconds)", input({ inputmode: "numeric", placeholder: "10" }),
     { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"] });
   const retries = field("check.retries", "Retries before down", input({ inputmode: "numeric", placeholder: "2" }),
-    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "Failures in a row shown as pending first." });
+    { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping", "push"], hint: "Failures in a row shown as pending first." });
   const degradedAbove = field("check.degraded_above_ms", "Degraded when slower than (ms)",
-    input({ inputmode: "numeric", placeholder: "none" }), { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping"], hint: "Up, but shown amber; empty: never." });
+    input({ inputmode: "numeric", placeholder: "none" }), { kinds: ["http", "keyword", "tcp", "dns", "tls", "ping", "push"], hint: "Up, but shown amber; empty: never." });
   const certWarn = field("check.cert_warn_days", "Certificate warning (days)", input({ inputmode: "numeric", placeholder: "14" }),
     { kinds: ["http", "keyword", "tls"], hint: "Degraded, and one message, when fewer days are left; 0: never." });
   const json = field("check.json", "JSON conditions", el("textarea", { rows: 2, spellcheck: "false", placeholder: '$.status == "ok"' }),
     { kinds: ["http"], hint: `One per line: a path ($.a.b[0] or /a/b/0), an operator (${JSON_OPS.join(" ")}) and a JSON value.` });
+  const schedule = field("check.schedule", "Cron schedule", input({ maxlength: 100, placeholder: "30 3 * * *" }),
+    { kinds: ["push"], hint: "When the job runs (5 fields); empty: a call is expected every interval." });
+  const timezone = field("check.timezone", "Time zone", input({ maxlength: 64, placeholder: "UTC" }),
+    { kinds: ["push"], hint: "Of the schedule, such as Europe/Berlin." });
+  timezone.input.value = check?.timezone ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || "");
+  const grace = field("check.grace_s", "Grace (seconds)", input({ inputmode: "numeric", placeholder: "300" }),
+    { kinds: ["push"], hint: "How late a call may be before the tile is down." });
   const packets = field("check.packets", "Packets", input({ inputmode: "numeric", placeholder: "3" }), { kinds: ["ping"], hint: "1 to 20." });
   const lossDown = field("check.loss_down_pct", "Down at packet loss (%)", input({ inputmode: "numeric", placeholder: "100" }),
     { kinds: ["ping"], hint: "Some loss below this shows degraded." });
@@ -295,9 +303,11 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   json.input.value = conditionsText(check?.json);
   packets.input.value = check?.packets ?? "";
   lossDown.input.value = check?.loss_down_pct ?? "";
+  schedule.input.value = check?.schedule ?? "";
+  grace.input.value = check?.grace_s ?? "";
 
   const checkFields = [target, interval, timeout, retries, method, expectedStatus, followRedirects, verifyTls, headers,
-    keyword, keywordAbsent, recordType, expected, degradedAbove, certWarn, json, packets, lossDown];
+    keyword, keywordAbsent, recordType, expected, degradedAbove, certWarn, json, packets, lossDown, schedule, timezone, grace];
   const targetHints = {
     http: ["Leave empty to check the URL above.", "https://jellyfin.home.lan:8096/health"],
     keyword: ["Leave empty to check the URL above.", "https://jellyfin.home.lan:8096"],
@@ -308,9 +318,9 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   };
   const advanced = el("details", { class: "advanced" }, el("summary", {}, "More check settings"),
     timeout, retries, method, expectedStatus, followRedirects, verifyTls, headers, json, recordType, expected, packets,
-    lossDown, degradedAbove, certWarn);
+    lossDown, grace, degradedAbove, certWarn);
   const monitoring = el("fieldset", { class: "monitoring" }, el("legend", {}, "Monitoring"),
-    kind, target, interval, keyword, keywordAbsent, advanced);
+    kind, target, interval, schedule, timezone, keyword, keywordAbsent, advanced);
 
   const showKindFields = () => {
     const chosen = kind.input.value;
@@ -377,7 +387,7 @@ export async function tileForm({ service = null, groups, groupId = null }) {
       // Anything that is not a whole number goes to the server as typed, which names the field.
       return /^\d+$/.test(value) ? Number(value) : value;
     };
-    if (text(target)) body.target = text(target);
+    if (text(target) && chosen !== "push") body.target = text(target);
     const numbers = [["interval_s", interval], ["timeout_s", timeout], ["retries", retries], ["degraded_above_ms", degradedAbove]];
     if (["http", "keyword", "tls"].includes(chosen)) numbers.push(["cert_warn_days", certWarn]);
     if (chosen === "ping") numbers.push(["packets", packets], ["loss_down_pct", lossDown]);
@@ -386,6 +396,15 @@ export async function tileForm({ service = null, groups, groupId = null }) {
       if (value !== undefined) body[key] = value;
     }
     if (chosen === "tls") body.verify_tls = verifyTls.input.checked;
+    if (chosen === "push") {
+      delete body.timeout_s;
+      const value = number(grace);
+      if (value !== undefined) body.grace_s = value;
+      if (text(schedule)) {
+        body.schedule = text(schedule);
+        if (text(timezone)) body.timezone = text(timezone);
+      }
+    }
     if (chosen === "http" && json.input.value.trim()) body.json = parseConditions(json.input.value);
     if (chosen === "http" || chosen === "keyword") {
       body.method = method.input.value;

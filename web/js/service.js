@@ -177,8 +177,9 @@ class ServiceView {
     const paused = service.status.state === "paused";
     this.actions.hidden = !canEdit();
     this.actions.replaceChildren(
-      service.check ? el("button", { type: "button", class: "button button-primary", "data-action": "check", disabled: paused },
-        "Check now") : null,
+      service.check && service.check.kind !== "push"
+        ? el("button", { type: "button", class: "button button-primary", "data-action": "check", disabled: paused }, "Check now")
+        : null,
       service.check ? el("button", { type: "button", class: "button", "data-action": paused ? "resume" : "pause" },
         paused ? "Resume" : "Pause") : null,
       el("button", { type: "button", class: "button", "data-action": "edit" }, "Edit"),
@@ -223,11 +224,11 @@ class ServiceView {
     const rows = [
       ["Kind", {
         http: "HTTP(S) status", keyword: "Keyword on the page", tcp: "TCP port", dns: "DNS lookup", tls: "TLS certificate",
-        ping: "Ping",
+        ping: "Ping", push: "Push (the job calls Homewatch)",
       }[check.kind]],
-      ["Target", check.target ?? `${this.service.url} (the tile's URL)`],
+      check.kind === "push" ? null : ["Target", check.target ?? `${this.service.url} (the tile's URL)`],
       ["Every", `${check.interval_s} s`],
-      ["Timeout", `${check.timeout_s} s`],
+      check.timeout_s == null ? null : ["Timeout", `${check.timeout_s} s`],
       ["Retries before down", String(check.retries)],
     ];
     if (check.method) rows.push(["Request", `${check.method}, accepts ${check.expected_status}`]);
@@ -241,9 +242,22 @@ class ServiceView {
       rows.push(["JSON", `${condition.path} ${condition.op}${condition.op === "exists" ? "" : ` ${JSON.stringify(condition.value)}`}`]);
     }
     if (check.kind === "ping") rows.push(["Packets", `${check.packets}, down at ${check.loss_down_pct} % lost`]);
+    if (check.kind === "push") {
+      rows.push(["Expected", check.schedule ? `${check.schedule} (${check.timezone ?? "UTC"}), ${check.grace_s} s grace`
+        : `every ${check.interval_s} s, ${check.grace_s} s grace`]);
+      if (check.token && check.token !== "(hidden)") {
+        const url = `${location.origin}/api/v1/push/${check.token}`;
+        const lines = [`curl -fsS -m 10 --retry 3 ${url}`, `wget -q -O /dev/null ${url}`,
+          `curl -fsS ${url}/start && ./backup.sh && curl -fsS ${url} || curl -fsS "${url}?status=down&msg=failed"`];
+        rows.push(["Push URL", el("div", { class: "push-lines" },
+          ...lines.map((line) => el("pre", { class: "push-line", "data-push-line": "" }, el("code", {}, line))))]);
+      } else {
+        rows.push(["Push URL", "shown to those who may edit the tile"]);
+      }
+    }
     if (check.keyword) rows.push([check.keyword_absent ? "Must not contain" : "Must contain", check.keyword]);
     if (check.kind === "dns") rows.push(["Record", `${check.record_type ?? "A or AAAA"}${check.expected ? ` = ${check.expected}` : ""}`]);
-    this.settingsNode.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
+    this.settingsNode.replaceChildren(...rows.filter(Boolean).flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
   }
 
   async onAction(event) {
