@@ -4,6 +4,8 @@
 //!
 //!   cargo bench --bench monitor -- --monitors 1000 --seconds 120
 //!   cargo bench --bench monitor -- --monitors 10000 --seconds 120 --simulate-days 0
+//!   cargo bench --bench monitor -- --kind ping --interval 10 --seconds 60 --simulate-days 0 --http-samples 10
+//!     (--kind http|json|keyword|tcp|tls|ping|push: the cost of each kind of check, http being the baseline)
 //!   HOMEWATCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     cargo bench --features postgres --bench monitor -- --store postgres --monitors 1000
 
@@ -33,6 +35,9 @@ struct Options {
     /// Tiles given a simulated history (a month of 1,000 tiles is 10.6 million rows).
     simulate_monitors: usize,
     http_samples: usize,
+    /// The kind of check every tile gets.
+    kind: String,
+    interval_s: u32,
 }
 
 fn options() -> Options {
@@ -43,6 +48,8 @@ fn options() -> Options {
         simulate_days: arg("simulate-days", 30),
         simulate_monitors: arg("simulate-monitors", 100),
         http_samples: arg("http-samples", 300),
+        kind: arg("kind", "http".to_owned()),
+        interval_s: arg("interval", 60),
     }
 }
 
@@ -145,12 +152,41 @@ async fn size_bytes(db: &Database) -> u64 {
     }
 }
 
-async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec<i64> {
-    let check = Check::from_json(
-        serde_json::json!({ "kind": "http", "interval_s": 60 }),
-        Some(target),
-    )
-    .expect("a valid check");
+/// The check every tile gets: `kind` against the loopback targets (a TLS one for tls).
+async fn bench_check(kind: &str, interval_s: u32, target: &str) -> serde_json::Value {
+    let host_port = target
+        .trim_start_matches("http://")
+        .trim_end_matches("/health")
+        .to_owned();
+    match kind {
+        "http" => serde_json::json!({ "kind": "http" }),
+        "json" => serde_json::json!({ "kind": "http", "target": target.replace("/health", "/health.json"),
+                                      "json": [{ "path": "$.ok", "op": "==", "value": true }] }),
+        "keyword" => serde_json::json!({ "kind": "keyword", "keyword": "ok" }),
+        "tcp" => serde_json::json!({ "kind": "tcp", "target": host_port }),
+        "tls" => {
+            serde_json::json!({ "kind": "tls", "target": support::tls_target().await, "verify_tls": false })
+        }
+        "ping" => serde_json::json!({ "kind": "ping", "target": "127.0.0.1", "packets": 3 }),
+        "push" => serde_json::json!({ "kind": "push" }),
+        other => panic!("unknown --kind {other}"),
+    }
+    .as_object()
+    .cloned()
+    .map(|mut spec| {
+        spec.insert("interval_s".into(), interval_s.into());
+        serde_json::Value::Object(spec)
+    })
+    .unwrap_or_default()
+}
+
+async fn create_tiles(
+    store: &Arc<dyn Store>,
+    count: usize,
+    target: &str,
+    spec: serde_json::Value,
+) -> Vec<i64> {
+    let check = Check::from_json(spec, Some(target)).expect("a valid check");
     let mut ids = Vec::with_capacity(count);
     let mut group = 0;
     for index in 0..count {
@@ -258,8 +294,8 @@ fn main() {
 
 async fn run(options: Options) {
     println!(
-        "# monitor benchmark: {} tiles every 60 s on {}",
-        options.monitors, options.store
+        "# monitor benchmark: {} {} tiles every {} s on {}",
+        options.monitors, options.kind, options.interval_s, options.store
     );
     let target = loopback_target().await;
     let db = database(&options.store).await;
@@ -270,7 +306,8 @@ async fn run(options: Options) {
     let store = store::connect(&db.url, &pool).await.unwrap();
     store.migrate().await.unwrap();
     let started = Instant::now();
-    let ids = create_tiles(&store, options.monitors, &target).await;
+    let spec = bench_check(&options.kind, options.interval_s, &target).await;
+    let ids = create_tiles(&store, options.monitors, &target, spec).await;
     println!(
         "created {} tiles in {:.1} s",
         ids.len(),
@@ -284,8 +321,8 @@ async fn run(options: Options) {
     )
     .await
     .unwrap();
-    // The first minute spreads first runs; measure steady state after it.
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // The first interval spreads first runs; measure steady state after it.
+    tokio::time::sleep(Duration::from_secs(u64::from(options.interval_s))).await;
     engine.metrics().take_lags();
     let checks_before = engine.metrics().checks.load(std::sync::atomic::Ordering::Relaxed);
     let (cpu_before, wall_before) = (cpu_seconds(), Instant::now());
@@ -303,7 +340,7 @@ async fn run(options: Options) {
     println!(
         "checks per second (steady state, {wall:.0} s): {:.1} (expected {:.1})",
         checks as f64 / wall,
-        options.monitors as f64 / 60.0
+        options.monitors as f64 / f64::from(options.interval_s)
     );
     println!(
         "schedule lag: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

@@ -48,8 +48,49 @@ fn healthy() -> &'static str {
 pub async fn loopback_target() -> String {
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/health", get(healthy))));
+    let routes = Route::new()
+        .at("/health", get(healthy))
+        .at("/health.json", get(healthy_json));
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
     format!("http://{addr}/health")
+}
+
+#[handler]
+fn healthy_json() -> poem::web::Json<serde_json::Value> {
+    poem::web::Json(serde_json::json!({ "ok": true, "version": "1.0" }))
+}
+
+/// A TLS server on loopback with a self-signed certificate (rcgen) that completes handshakes and closes;
+/// returns its `host:port`.
+pub async fn tls_target() -> String {
+    use std::sync::Arc;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    format!("localhost:{}", addr.port())
 }
 
 /// Accounts on the store, with an admin for the benchmark to act as.

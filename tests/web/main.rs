@@ -1395,3 +1395,57 @@ async fn channels_the_delivery_log_and_maintenance_in_the_page() {
     assert!(errors.is_empty(), "no script errors: {errors:?}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_tile_shows_its_url_and_a_slow_run_shows_degraded() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let group = app.group("Jobs").await;
+    let created = app
+        .post(
+            "/api/v1/services",
+            json!({ "group_id": group, "name": "Backup", "url": "http://nas.lan/",
+                    "check": { "kind": "push", "interval_s": 3600, "degraded_above_ms": 1000 } }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_i64().unwrap();
+    let token = created.body["check"]["token"].as_str().unwrap().to_owned();
+
+    // The service page gives the URL with lines to copy.
+    let page = signed_in(&app, &browser, &format!("/services/{id}"), Screen::DESKTOP).await;
+    page.wait_visible("[data-push-line]").await;
+    let lines: Vec<String> = page
+        .eval("[...document.querySelectorAll('[data-push-line]')].map((line) => line.textContent)")
+        .await;
+    let url = format!("{}/api/v1/push/{token}", app.base);
+    assert!(
+        lines[0].starts_with("curl ") && lines[0].ends_with(&url),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("wget ") && lines[1].contains(&url),
+        "{lines:?}"
+    );
+    assert_eq!(page.count("[data-action=check]").await, 0, "nothing to check now");
+    // The edit form shows a push check's own fields, not a target.
+    page.click("[data-action=edit]").await;
+    page.wait_visible(&field("check.schedule")).await;
+    let target_hidden: bool = page
+        .eval("document.querySelector('dialog [data-field=\"check.target\"]').hidden")
+        .await;
+    assert!(target_hidden, "a push check has no target");
+
+    // A run slower than degraded_above_ms: amber on the start page, counted apart.
+    let call = reqwest::get(format!("{url}?duration_ms=5000")).await.unwrap();
+    assert_eq!(call.status(), StatusCode::OK);
+    page.goto(&format!("{}/", app.base)).await;
+    badge_is(&page, id, "degraded").await;
+    let summary = page.text("#summary").await;
+    assert!(summary.contains("1 degraded"), "{summary}");
+    page.screenshot("push-degraded").await;
+    let errors = page.errors();
+    assert!(errors.is_empty(), "no script errors: {errors:?}");
+    browser.close().await;
+}
