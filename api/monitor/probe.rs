@@ -729,9 +729,13 @@ fn refused_certificate_words(
                 .into()
         }
         CertificateError::Revoked => "the certificate has been revoked".into(),
+        other if format!("{other:?}").contains("CaUsedAsEndEntity") => SELF_SIGNED.into(),
         other => format!("the certificate was refused: {other:?}"),
     }
 }
+
+const SELF_SIGNED: &str = "the certificate is self-signed (a CA certificate serving as the server's own): \
+     trust it with HOMEWATCH_CA_FILE, or set verify_tls to false";
 
 /// reqwest reports rustls' refusals in rustls' words; these say what to do.
 fn plain_tls_words(message: String) -> String {
@@ -747,6 +751,8 @@ fn plain_tls_words(message: String) -> String {
         "the certificate is not signed by a trusted authority (self-signed, or a private CA: trust it with \
          HOMEWATCH_CA_FILE, or set verify_tls to false)"
             .to_owned()
+    } else if fault.contains("CaUsedAsEndEntity") {
+        SELF_SIGNED.to_owned()
     } else if fault.contains("not valid yet") || fault.contains("NotValidYet") {
         "the certificate is not valid yet (is this machine's clock right?)".to_owned()
     } else {
@@ -787,6 +793,10 @@ mod tests {
                 .into(),
         );
         assert_eq!(expired, "could not connect: the certificate has expired");
+        let own_ca = plain_tls_words(
+            "could not connect: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))".into(),
+        );
+        assert!(own_ca.contains("self-signed"), "{own_ca}");
         let other = "could not connect: connection refused".to_owned();
         assert_eq!(plain_tls_words(other.clone()), other);
     }
