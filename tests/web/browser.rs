@@ -31,7 +31,7 @@ use serde_json::Value;
 pub const CHROMIUM_VAR: &str = "HOMEWATCH_TEST_CHROMIUM";
 /// Set (to anything but `0`) to make a missing browser a failure rather than a skipped page test.
 pub const REQUIRE_VAR: &str = "HOMEWATCH_REQUIRE_BROWSER";
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(20);
 
 /// Where screenshots go: `target/e2e/`, kept as test artifacts.
 pub fn artifacts_dir() -> PathBuf {

@@ -106,6 +106,25 @@ async fn dialog_closed(page: &Page) {
         .await;
 }
 
+/// Clicks the service page's Edit until its dialog opens: a live update that re-renders the actions under the
+/// click (a loaded machine makes it likelier) would otherwise swallow it.
+async fn open_edit_dialog(page: &Page) {
+    for _ in 0..5 {
+        page.wait_visible("[data-action=edit]").await;
+        page.click("[data-action=edit]").await;
+        for _ in 0..40 {
+            if page
+                .eval::<bool>("Boolean(document.querySelector('dialog[open]'))")
+                .await
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("the edit dialog never opened");
+}
+
 async fn badge_is(page: &Page, id: i64, state: &str) {
     page.wait_for(
         &format!(
@@ -1342,7 +1361,7 @@ async fn channels_the_delivery_log_and_maintenance_in_the_page() {
     let chosen_id = chosen.body["id"].as_i64().unwrap();
     page.goto(&format!("{}/services/{tile_id}", app.base)).await;
     page.wait_visible("[data-action=edit]").await;
-    page.click("[data-action=edit]").await;
+    open_edit_dialog(&page).await;
     page.wait_visible(&format!("dialog [data-channel=\"{chosen_id}\"] input"))
         .await;
     page.click(&format!("dialog [data-channel=\"{chosen_id}\"] input"))
@@ -1431,7 +1450,7 @@ async fn a_push_tile_shows_its_url_and_a_slow_run_shows_degraded() {
     );
     assert_eq!(page.count("[data-action=check]").await, 0, "nothing to check now");
     // The edit form shows a push check's own fields, not a target.
-    page.click("[data-action=edit]").await;
+    open_edit_dialog(&page).await;
     page.wait_visible(&field("check.schedule")).await;
     let target_hidden: bool = page
         .eval("document.querySelector('dialog [data-field=\"check.target\"]').hidden")
