@@ -209,11 +209,7 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             json!({ "minimum": 1, "maximum": crate::model::check::MAX_PACKETS }),
         ),
         ("Check", "loss_down_pct", json!({ "minimum": 1, "maximum": 100 })),
-        (
-            "Check",
-            "token",
-            json!({ "pattern": crate::model::check::PUSH_TOKEN_PATTERN }),
-        ),
+        ("Check", "token", json!({ "pattern": patterns::PUSH_TOKEN })),
         (
             "Check",
             "schedule",

@@ -33,8 +33,6 @@ pub const DEFAULT_LOSS_DOWN_PCT: u32 = 100;
 pub const DEFAULT_GRACE_S: u32 = 300;
 pub const MAX_GRACE_S: u32 = 7 * 86_400;
 pub const MAX_SCHEDULE_CHARS: usize = 100;
-/// A push token: URL-safe, 16 to 64 characters.
-pub const PUSH_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{16,64}$";
 
 /// What kind of probe a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
@@ -858,7 +856,7 @@ impl Check {
         }
 
         if let Some(token) = &self.token
-            && !regex::Regex::new(PUSH_TOKEN_PATTERN).is_ok_and(|pattern| pattern.is_match(token))
+            && !patterns::is_push_token(token)
         {
             errors.push(FieldError::new(
                 field("token"),

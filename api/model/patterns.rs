@@ -100,6 +100,9 @@ pub const HTTP_URL: &str = concat!(
 pub const HOST_PORT: &str = concat!("^", host!(), ":", port!(), "$");
 
 /// A name to resolve for a dns check.
+/// A push check's token: URL-safe, 16 to 64 characters.
+pub const PUSH_TOKEN: &str = "^[A-Za-z0-9_-]{16,64}$";
+
 pub const DNS_NAME: &str = "^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.?$";
 
 /// An icon that is a name (such as `jellyfin`) or an emoji: no white space, no controls, at most 64 characters.
@@ -142,6 +145,7 @@ matcher!(
     is_status_ranges = STATUS_RANGES,
     is_header_name = HEADER_NAME,
     is_header_value = HEADER_VALUE,
+    is_push_token = PUSH_TOKEN,
 );
 
 #[cfg(test)]
