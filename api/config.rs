@@ -229,6 +229,16 @@ pub struct HttpArgs {
     /// dashboard share four times this many.
     #[arg(long, global = true, env = "HOMEWATCH_MAX_STREAMS_PER_USER", default_value_t = StreamLimits::DEFAULT.per_user)]
     pub max_streams_per_user: usize,
+
+    /// Serve Prometheus metrics at /metrics.
+    #[arg(long, global = true, env = "HOMEWATCH_METRICS", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
+
+    /// The bearer token Prometheus must send for /metrics (`authorization: credentials` in its scrape
+    /// config); without it /metrics is open to anyone who reaches the server.
+    #[arg(long, global = true, env = "HOMEWATCH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 /// What the server logs, and how.

@@ -163,6 +163,13 @@ pub fn http_options(config: &Config) -> HttpOptions {
             ..Default::default()
         },
         alerts: config.alerts.alerts(config.access.public_url.clone()),
+        metrics: config.http.metrics,
+        metrics_token: config
+            .http
+            .metrics_token
+            .as_ref()
+            .map(|token| token.expose().to_owned()),
+        public_url: config.access.public_url.clone(),
     }
 }
 

@@ -89,6 +89,7 @@ async fn main() {
         .unwrap();
         store
             .create_service(&NewService {
+                badges: None,
                 group_id: group.id,
                 name: format!("tile-{n}"),
                 url: target_url.clone(),

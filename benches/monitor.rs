@@ -200,6 +200,7 @@ async fn create_tiles(
                 .id;
         }
         let tile = NewService {
+            badges: None,
             group_id: group,
             name: format!("Service {index}"),
             url: target.to_owned(),

@@ -61,6 +61,7 @@ async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> Vec
                 .id;
         }
         let tile = NewService {
+            badges: None,
             group_id: group,
             name: format!("Service {index}"),
             url: target.to_owned(),

@@ -65,6 +65,7 @@ async fn main() {
         }
         store
             .create_service(&NewService {
+                badges: None,
                 group_id: group,
                 name: format!("Tile {index}"),
                 url: target.clone(),

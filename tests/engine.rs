@@ -69,6 +69,7 @@ async fn setup(
         .id;
     let tile = store
         .create_service(&NewService {
+            badges: None,
             group_id: group,
             name: "NAS".into(),
             url: "https://nas.lan".into(),

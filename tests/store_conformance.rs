@@ -76,6 +76,7 @@ fn new_service(group_id: i64, name: &str) -> NewService {
         icon: None,
         tags: None,
         check: None,
+        badges: None,
     }
 }
 

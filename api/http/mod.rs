@@ -16,7 +16,14 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{auth::Access, monitor::engine::Engine, store::Store, tiles::Tiles};
+use crate::{
+    auth::Access,
+    metrics::Metrics,
+    monitor::engine::Engine,
+    public::{PublicFaces, StatusPages, badge::Badges, own_domains},
+    store::Store,
+    tiles::Tiles,
+};
 
 pub mod account;
 pub mod alerts;
@@ -26,6 +33,7 @@ pub mod groups;
 pub mod health;
 pub mod json_body;
 pub mod monitoring;
+pub mod pages;
 pub mod problem;
 pub mod push;
 pub mod security;
@@ -68,6 +76,10 @@ pub enum ApiTags {
     Alerts,
     /// Planned maintenance: tiles show `maintenance`, nothing is notified, uptime leaves the time out.
     Maintenance,
+    /// Public status pages (served at `/status/{slug}` to anyone, no login).
+    StatusPages,
+    /// Incident posts written by people, shown on the status pages that show their tiles.
+    Posts,
 }
 
 pub type Api = (
@@ -81,6 +93,8 @@ pub type Api = (
     alerts::AlertsApi,
     alerts::MaintenanceApi,
     push::PushApi,
+    pages::StatusPagesApi,
+    pages::PostsApi,
 );
 
 /// The typed API, without a store: enough to print or serve the spec.
@@ -97,6 +111,8 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             alerts::AlertsApi,
             alerts::MaintenanceApi,
             push::PushApi,
+            pages::StatusPagesApi,
+            pages::PostsApi,
         ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),
@@ -150,6 +166,11 @@ pub struct HttpOptions {
     pub streams: streams::StreamLimits,
     /// How messages are made and sent (the channel test).
     pub alerts: crate::alerts::AlertsConfig,
+    /// Serve /metrics (HOMEWATCH_METRICS), behind this bearer token when set (HOMEWATCH_METRICS_TOKEN).
+    pub metrics: bool,
+    pub metrics_token: Option<String>,
+    /// HOMEWATCH_PUBLIC_URL, for the absolute links of feeds.
+    pub public_url: Option<url::Url>,
 }
 
 impl Default for HttpOptions {
@@ -161,6 +182,9 @@ impl Default for HttpOptions {
             allowed_hosts: Vec::new(),
             streams: streams::StreamLimits::DEFAULT,
             alerts: crate::alerts::AlertsConfig::DEFAULT,
+            metrics: false,
+            metrics_token: None,
+            public_url: None,
         }
     }
 }
@@ -286,6 +310,21 @@ impl AllowedHosts {
 }
 
 async fn check_host<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    let own_domain = match request.data::<Arc<PublicFaces>>() {
+        Some(faces) => {
+            let host = request
+                .headers()
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            faces.by_host(host).await.is_some()
+        }
+        None => false,
+    };
+    if own_domain {
+        // A published status page's own domain is always answered.
+        return Ok(next.get_response(request).await);
+    }
     let host = request
         .headers()
         .get(header::HOST)
@@ -410,6 +449,17 @@ pub fn app(
     }
     let web = Arc::new(web::WebApp::new(web_dir));
     let notifier = Arc::new(alerts::Notifier::new(options.alerts.clone())?);
+    let faces = Arc::new(PublicFaces::new(
+        store.clone(),
+        engine.clone(),
+        options.public_url.clone(),
+    ));
+    let metrics = MetricsPage {
+        metrics: options.metrics.then(|| Metrics::start(&engine)),
+        token: options.metrics_token.clone(),
+        store: store.clone(),
+        engine: engine.clone(),
+    };
 
     let routes = Route::new()
         .nest(
@@ -429,6 +479,12 @@ pub fn app(
             )),
         )
         .at("/api/*rest", api_not_found)
+        .at(
+            "/status/*rest",
+            StatusPages(faces.clone()).around(security::authenticate),
+        )
+        .at("/badge/*rest", Badges(faces.clone()))
+        .at("/metrics", metrics)
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/", web.clone())
@@ -439,14 +495,16 @@ pub fn app(
         .data(store)
         .data(notifier)
         .data(Arc::new(push::PushLimiter::default()))
+        .data(faces.clone())
         .data(access);
 
-    let layered = security_headers(routes)
+    let layered = security_headers(routes.around(own_domains))
         .with(TowerLayer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         )))
         .around(check_host)
+        .data(faces)
         .data(AllowedHosts(
             options
                 .allowed_hosts
@@ -467,4 +525,72 @@ pub fn app(
         .with(TowerLayer(PropagateRequestIdLayer::new(REQUEST_ID)))
         .with(TowerLayer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
         .boxed())
+}
+
+/// `/metrics`: 404 unless HOMEWATCH_METRICS is on; 401 without the token when HOMEWATCH_METRICS_TOKEN is set.
+struct MetricsPage {
+    metrics: Option<Arc<Metrics>>,
+    token: Option<String>,
+    store: Arc<dyn Store>,
+    engine: Engine,
+}
+
+impl Endpoint for MetricsPage {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        let Some(metrics) = &self.metrics else {
+            return Ok(Problem::new(
+                StatusCode::NOT_FOUND,
+                "metrics are off: set HOMEWATCH_METRICS=true to serve them here",
+            )
+            .into_response_with_status());
+        };
+        if let Some(token) = &self.token {
+            let given = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim().to_owned())
+                .unwrap_or_default();
+            use subtle::ConstantTimeEq;
+            if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+                let mut response = Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "send the metrics token (HOMEWATCH_METRICS_TOKEN) as `Authorization: Bearer <token>`",
+                )
+                .into_response_with_status();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"metrics\""),
+                );
+                return Ok(response);
+            }
+        }
+        let openmetrics = request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+        match metrics.scrape(self.store.as_ref(), &self.engine).await {
+            Ok(text) if openmetrics => Ok(Response::builder()
+                .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(text)),
+            Ok(text) => Ok(Response::builder()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(crate::metrics::classic_text(&text))),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics could not be read");
+                Ok(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "metrics cannot be read right now (the database is unavailable): try again shortly",
+                )
+                .into_response_with_status())
+            }
+        }
+    }
 }

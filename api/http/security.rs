@@ -340,6 +340,11 @@ fn caller(request: &Request) -> Option<&Caller> {
     request.extensions().get::<Caller>()
 }
 
+/// Whether `authenticate` found a signed-in user (a session or a token) in the request.
+pub fn signed_in(request: &Request) -> bool {
+    matches!(caller(request), Some(Caller::User(_)))
+}
+
 /// What a signed-in caller must be allowed to do for an operation; the operation's signature names it
 /// (`Signed<Write>`, through the aliases below), so no route can forget to ask.
 pub trait Rule: Send + Sync + 'static {

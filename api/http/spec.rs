@@ -78,6 +78,17 @@ const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("pushStart", &[404, 409, 429, 503]),
     ("pushStartPost", &[404, 409, 429, 503]),
     ("renewPushToken", &[401, 403, 404, 409, 503]),
+    ("listStatusPages", &[401, 503]),
+    ("createStatusPage", &[400, 401, 403, 409, 413, 415, 422, 503]),
+    ("getStatusPage", &[401, 404, 503]),
+    ("updateStatusPage", &[400, 401, 403, 404, 409, 413, 415, 422, 503]),
+    ("deleteStatusPage", &[401, 403, 404, 503]),
+    ("listPosts", &[401, 422, 503]),
+    ("createPost", &[400, 401, 403, 413, 415, 422, 503]),
+    ("getPost", &[401, 404, 503]),
+    ("updatePost", &[400, 401, 403, 404, 413, 415, 422, 503]),
+    ("deletePost", &[401, 403, 404, 503]),
+    ("addPostUpdate", &[400, 401, 403, 404, 413, 415, 422, 503]),
 ];
 
 /// The error statuses operation `operation_id` can answer (empty for an unknown operation).
@@ -107,6 +118,38 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
     let read_only = json!({ "readOnly": true });
     let mut rules = vec![
         ("NewGroup", "name", name.clone()),
+        ("NewStatusPage", "slug", json!({ "pattern": patterns::SLUG })),
+        ("StatusPagePatch", "slug", json!({ "pattern": patterns::SLUG })),
+        ("NewStatusPage", "title", name.clone()),
+        ("StatusPagePatch", "title", name.clone()),
+        ("StatusSection", "name", name.clone()),
+        ("NewStatusPage", "icon", icon.clone()),
+        ("StatusPagePatch", "icon", icon.clone()),
+        (
+            "StatusSection",
+            "services",
+            json!({ "uniqueItems": true, "maxItems": crate::model::public::SECTION_TILES_MAX }),
+        ),
+        (
+            "NewStatusPage",
+            "sections",
+            json!({ "maxItems": crate::model::public::SECTIONS_MAX }),
+        ),
+        (
+            "StatusPagePatch",
+            "sections",
+            json!({ "maxItems": crate::model::public::SECTIONS_MAX }),
+        ),
+        (
+            "NewPost",
+            "services",
+            json!({ "uniqueItems": true, "maxItems": crate::model::public::POST_TILES_MAX }),
+        ),
+        (
+            "PostPatch",
+            "services",
+            json!({ "uniqueItems": true, "maxItems": crate::model::public::POST_TILES_MAX }),
+        ),
         ("GroupPatch", "name", name.clone()),
         ("NewOrder", "ids", json!({ "uniqueItems": true })),
         ("NewToken", "name", name.clone()),
@@ -406,6 +449,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         tags: vec!["media".into()],
         position: 0,
         check,
+        badges: false,
         status: ServiceStatus {
             state: ServiceState::Up,
             since: Some(at),

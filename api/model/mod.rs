@@ -11,6 +11,7 @@ pub mod check;
 pub mod history;
 pub mod maintenance;
 pub mod patterns;
+pub mod public;
 pub mod rollup;
 
 pub use account::{
@@ -71,6 +72,8 @@ pub struct Service {
     pub check: Option<Check>,
     /// What the last checks found (read-only).
     pub status: ServiceStatus,
+    /// Its badges (`/badge/{id}/...`) are public, even when no published status page shows it.
+    pub badges: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -291,6 +294,9 @@ pub struct NewService {
     /// How to watch the tile; leave out (or null) for a tile that is only a link.
     #[serde(default)]
     pub check: Option<Check>,
+    /// Make its badges public (default false; tiles on a published status page have them anyway).
+    #[serde(default)]
+    pub badges: Option<bool>,
 }
 
 /// Changes to a tile; absent fields stay as they are, `icon: null` removes the icon.
@@ -311,6 +317,8 @@ pub struct ServicePatch {
     /// A new check replaces the old one whole; null stops watching the tile.
     #[serde(default)]
     pub check: MaybeUndefined<Check>,
+    /// Make its badges public, or not.
+    pub badges: Option<bool>,
 }
 
 /// A new order: every id of the collection, each once, first one first.
@@ -408,7 +416,7 @@ fn check_description(field: &str, text: String, errors: &mut Vec<FieldError>) ->
 }
 
 /// An icon: empty for none, an http(s) image URL, or an emoji or icon name without white space.
-fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option<String> {
+pub(crate) fn check_icon(field: &str, icon: String, errors: &mut Vec<FieldError>) -> Option<String> {
     if icon.is_empty() {
         return None;
     }
@@ -453,7 +461,7 @@ fn check_tags(field: &str, tags: Vec<String>, errors: &mut Vec<FieldError>) -> V
     kept
 }
 
-fn finish<T>(value: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
+pub(crate) fn finish<T>(value: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
     if errors.is_empty() { Ok(value) } else { Err(errors) }
 }
 
@@ -486,6 +494,7 @@ impl Validate for NewService {
             icon: self.icon.and_then(|icon| check_icon("icon", icon, &mut errors)),
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
             check: None,
+            badges: self.badges,
         };
         let check = self
             .check
@@ -514,6 +523,7 @@ impl Validate for ServicePatch {
             icon,
             tags: self.tags.map(|tags| check_tags("tags", tags, &mut errors)),
             check: MaybeUndefined::Undefined,
+            badges: self.badges,
         };
         let check = match self.check {
             MaybeUndefined::Value(check) => {
@@ -534,7 +544,7 @@ impl Validate for NewOrder {
     }
 }
 
-fn repeated_ids(ids: &[i64]) -> Option<String> {
+pub(crate) fn repeated_ids(ids: &[i64]) -> Option<String> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     let repeated: Vec<String> = ids
         .iter()
@@ -565,6 +575,7 @@ impl ServicePatch {
                 MaybeUndefined::Null => None,
                 MaybeUndefined::Value(check) => Some(check.clone()),
             },
+            badges: self.badges.unwrap_or(current.badges),
         }
     }
 }
@@ -578,6 +589,7 @@ pub struct MergedService {
     pub description: String,
     pub icon: Option<String>,
     pub check: Option<Check>,
+    pub badges: bool,
 }
 
 impl MergedService {
@@ -714,6 +726,7 @@ mod tests {
     #[test]
     fn service_validation_names_every_bad_field() {
         let request = NewService {
+            badges: None,
             group_id: 1,
             name: "  ".into(),
             url: "jellyfin".into(),
@@ -734,6 +747,7 @@ mod tests {
     #[test]
     fn valid_service_is_normalised() {
         let request = NewService {
+            badges: None,
             group_id: 1,
             name: " Jellyfin ".into(),
             url: "https://jf.lan".into(),

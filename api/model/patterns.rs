@@ -103,6 +103,12 @@ pub const HOST_PORT: &str = concat!("^", host!(), ":", port!(), "$");
 /// A push check's token: URL-safe, 16 to 64 characters.
 pub const PUSH_TOKEN: &str = "^[A-Za-z0-9_-]{16,64}$";
 
+/// A status page's slug: lower-case letters, digits and inner dashes, 1 to 64 characters.
+pub const SLUG: &str = "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$";
+
+/// A host name a status page answers for (its custom domain): lower-case labels, dots between them.
+pub const DOMAIN: &str = "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
 pub const DNS_NAME: &str = "^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.?$";
 
 /// An icon that is a name (such as `jellyfin`) or an emoji: no white space, no controls, at most 64 characters.
@@ -146,6 +152,8 @@ matcher!(
     is_header_name = HEADER_NAME,
     is_header_value = HEADER_VALUE,
     is_push_token = PUSH_TOKEN,
+    is_slug = SLUG,
+    is_domain = DOMAIN,
 );
 
 #[cfg(test)]
@@ -198,5 +206,9 @@ mod tests {
         assert!(is_header_value("Bearer abc") && !is_header_value("line\nbreak"));
         assert!(is_icon_name("jellyfin") && is_icon_name("🎬") && !is_icon_name("two words"));
         assert!(is_username("ada.l@home") && !is_username("Ada Lovelace"));
+        assert!(is_slug("home") && is_slug("my-lab-2") && !is_slug("-x") && !is_slug("A") && !is_slug(""));
+        assert!(
+            is_domain("status.example.com") && !is_domain("status.example.com:8080") && !is_domain("a b")
+        );
     }
 }

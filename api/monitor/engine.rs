@@ -243,9 +243,13 @@ pub struct Engine {
     alerts_stored: Arc<tokio::sync::Notify>,
 }
 
-/// Counters for benchmarks and, later, `/metrics`.
-#[derive(Debug, Default)]
+/// Counters for benchmarks and `/metrics`.
+#[derive(Debug)]
 pub struct EngineMetrics {
+    /// Checks running now (holding a slot).
+    pub running: std::sync::atomic::AtomicI64,
+    /// How late scheduled checks started, in seconds (for `/metrics`).
+    pub lag_seconds: prometheus_client::metrics::histogram::Histogram,
     /// Scheduled checks started so far.
     pub checks: std::sync::atomic::AtomicU64,
     /// Results found so far (and handed to the writer): every one of them is stored, or logged as lost.
@@ -254,10 +258,41 @@ pub struct EngineMetrics {
     lags_us: std::sync::Mutex<Vec<u64>>,
 }
 
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        Self {
+            running: Default::default(),
+            lag_seconds: prometheus_client::metrics::histogram::Histogram::new([
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0,
+            ]),
+            checks: Default::default(),
+            found: Default::default(),
+            lags_us: Default::default(),
+        }
+    }
+}
+
+/// Counts a running check while it lives.
+struct Running<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Running<'a> {
+    fn start(count: &'a std::sync::atomic::AtomicI64) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl EngineMetrics {
     const KEPT: usize = 100_000;
 
     fn record_lag(&self, lag: Duration) {
+        self.lag_seconds.observe(lag.as_secs_f64());
         let count = self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize;
         let mut lags = self.lags_us.lock().unwrap_or_else(|p| p.into_inner());
         let lag_us = lag.as_micros() as u64;
@@ -909,7 +944,9 @@ impl Scheduler {
                 metrics.record_lag(Instant::now().saturating_duration_since(due));
             }
             let checked_at = now();
+            let running = Running::start(&metrics.running);
             let outcome = probe.run(&check, &url).await;
+            drop(running);
             let result = CheckResult {
                 service_id,
                 checked_at,

@@ -15,6 +15,7 @@ use crate::model::{
     Service, ServiceFilter, ServicePage, ServicePatch, Session, StoredUser, User, WatchedTile,
     alerts::{AttemptOutcome, DeliveryAttempt, Outgoing, ReminderDue},
     maintenance::MaintenanceDraft,
+    public::{NewPost, NewPostUpdate, Post, PostPatch, StatusPageDraft},
 };
 
 mod accounts;
@@ -24,6 +25,7 @@ mod history;
 pub mod maintenance;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod public;
 mod rows;
 pub mod rules;
 mod services;
@@ -33,6 +35,7 @@ pub mod sqlite;
 use sql::Backend;
 
 pub use maintenance::StoredMaintenance;
+pub use public::StoredStatusPage;
 
 /// What a store operation can fail with; both stores produce these the same way.
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +269,48 @@ pub trait Store: Send + Sync + 'static {
     async fn create_maintenance(&self, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance>;
     async fn update_maintenance(&self, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance>;
     async fn delete_maintenance(&self, id: i64) -> StoreResult<()>;
+
+    async fn list_status_pages(&self) -> StoreResult<Vec<StoredStatusPage>>;
+    async fn get_status_page(&self, id: i64) -> StoreResult<StoredStatusPage>;
+    async fn create_status_page(&self, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage>;
+    async fn update_status_page(&self, id: i64, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage>;
+    async fn delete_status_page(&self, id: i64) -> StoreResult<()>;
+
+    /// The newest posts first, each with its updates (newest first).
+    async fn list_posts(&self, limit: u32) -> StoreResult<Vec<Post>>;
+    async fn get_post(&self, id: i64) -> StoreResult<Post>;
+    async fn create_post(&self, post: &NewPost) -> StoreResult<Post>;
+    async fn update_post(&self, id: i64, patch: &PostPatch) -> StoreResult<Post>;
+    async fn add_post_update(&self, id: i64, update: &NewPostUpdate) -> StoreResult<Post>;
+    async fn delete_post(&self, id: i64) -> StoreResult<()>;
+
+    /// Each tile's counts summed over the hours `from_hour..=to_hour` (one tile, or every tile).
+    async fn rollup_totals(
+        &self,
+        service_id: Option<i64>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, Rollup)>>;
+    /// The given tiles' counts per UTC day, as `(service_id, day, rollup)`.
+    async fn daily_rollups(
+        &self,
+        service_ids: &[i64],
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, i64, Rollup)>>;
+    /// How busy the connection pools are, for `/metrics`.
+    fn pool_use(&self) -> Vec<PoolUse>;
+    /// Notifications in the log by channel and status: `(channel_id, channel_name, status, count)`.
+    async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>>;
+}
+
+/// One connection pool's use: `name` is `reader` or `writer` (SQLite) or `main` (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// A new password for a user, and what ends with the old one.
@@ -540,6 +585,62 @@ impl<B: Backend> Store for B {
     }
     async fn delete_maintenance(&self, id: i64) -> StoreResult<()> {
         maintenance::delete(self, id).await
+    }
+
+    async fn list_status_pages(&self) -> StoreResult<Vec<StoredStatusPage>> {
+        public::list_pages(self).await
+    }
+    async fn get_status_page(&self, id: i64) -> StoreResult<StoredStatusPage> {
+        public::get_page(self, id).await
+    }
+    async fn create_status_page(&self, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage> {
+        public::create_page(self, draft).await
+    }
+    async fn update_status_page(&self, id: i64, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage> {
+        public::update_page(self, id, draft).await
+    }
+    async fn delete_status_page(&self, id: i64) -> StoreResult<()> {
+        public::delete_page(self, id).await
+    }
+    async fn list_posts(&self, limit: u32) -> StoreResult<Vec<Post>> {
+        public::list_posts(self, limit).await
+    }
+    async fn get_post(&self, id: i64) -> StoreResult<Post> {
+        public::get_post(self, id).await
+    }
+    async fn create_post(&self, post: &NewPost) -> StoreResult<Post> {
+        public::create_post(self, post).await
+    }
+    async fn update_post(&self, id: i64, patch: &PostPatch) -> StoreResult<Post> {
+        public::update_post(self, id, patch).await
+    }
+    async fn add_post_update(&self, id: i64, update: &NewPostUpdate) -> StoreResult<Post> {
+        public::add_post_update(self, id, update).await
+    }
+    async fn delete_post(&self, id: i64) -> StoreResult<()> {
+        public::delete_post(self, id).await
+    }
+    async fn rollup_totals(
+        &self,
+        service_id: Option<i64>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, Rollup)>> {
+        public::rollup_totals(self, service_id, from_hour, to_hour).await
+    }
+    async fn daily_rollups(
+        &self,
+        service_ids: &[i64],
+        from_hour: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, i64, Rollup)>> {
+        public::daily_rollups(self, service_ids, from_hour, to_hour).await
+    }
+    fn pool_use(&self) -> Vec<PoolUse> {
+        Backend::pool_use(self)
+    }
+    async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>> {
+        public::notification_counts(self).await
     }
 }
 

@@ -138,6 +138,15 @@ impl Backend for PostgresStore {
         Ok(Conn::PostgresPool(&self.pool))
     }
 
+    fn pool_use(&self) -> Vec<super::PoolUse> {
+        vec![super::PoolUse {
+            name: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
+
     async fn write(&self) -> StoreResult<Tx> {
         Ok(Tx::Postgres(self.pool.begin().await.map_err(SqlError)?))
     }

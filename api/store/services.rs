@@ -192,9 +192,9 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
     token_free(&mut tx, push_token(check.as_ref()), 0).await?;
     let id: i64 = sql(
         "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at, \
-         push_token) \
+         push_token, badges) \
          VALUES ($1, $2, $3, $4, $5, $6, \
-                 (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $7, $7, $8) \
+                 (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $1), $7, $7, $8, $9) \
          RETURNING id",
     )
     .bind(service.group_id)
@@ -205,6 +205,7 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
     .bind(check.as_ref().map(check_spec).as_deref())
     .bind(now())
     .bind(push_token(check.as_ref()))
+    .bind(service.badges.unwrap_or(false))
     .scalar(&mut tx)
     .await
     .on_unique(|| name_clash(service.group_id, &service.name))?;
@@ -229,7 +230,7 @@ pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreRes
     }
     sql(
         "UPDATE services SET group_id = $2, name = $3, url = $4, description = $5, icon = $6, updated_at = $7, \
-             check_spec = $9, push_token = $10, \
+             check_spec = $9, push_token = $10, badges = $11, \
              position = CASE WHEN $8 \
                  THEN (SELECT COALESCE(MAX(position) + 1, 0) FROM services WHERE group_id = $2) \
                  ELSE position END \
@@ -245,6 +246,7 @@ pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreRes
     .bind(moves)
     .bind(next.check_spec().as_deref())
     .bind(push_token(next.check.as_ref()))
+    .bind(next.badges)
     .execute(&mut tx)
     .await
     .on_unique(|| name_clash(next.group_id, &next.name))?;

@@ -414,4 +414,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn write(&self) -> StoreResult<Tx>;
     /// A read-only transaction: its statements all see one snapshot.
     async fn snapshot(&self) -> StoreResult<Tx>;
+    /// How busy its connection pools are.
+    fn pool_use(&self) -> Vec<super::PoolUse>;
 }

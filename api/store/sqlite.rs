@@ -187,6 +187,18 @@ impl Backend for SqliteStore {
         Ok(Conn::SqlitePool(&self.reader))
     }
 
+    fn pool_use(&self) -> Vec<super::PoolUse> {
+        [("reader", &self.reader), ("writer", &self.writer)]
+            .into_iter()
+            .map(|(name, pool)| super::PoolUse {
+                name,
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            })
+            .collect()
+    }
+
     /// The writer, once we know writes would land in the file we opened.
     fn writer(&self) -> StoreResult<Conn<'_>> {
         self.check_file()?;
