@@ -260,7 +260,8 @@ impl PublicFaces {
                         .into_iter()
                         .map(|service| PageTile {
                             days: days
-                                .remove(&service.id)
+                                .get(&service.id)
+                                .cloned()
                                 .unwrap_or_else(|| vec![None; BAR_DAYS as usize]),
                             service,
                         })
