@@ -294,7 +294,9 @@ pub fn page(model: &PageModel, feed_path: &str, preview: bool) -> String {
                 state_class(state),
                 state_label(state)
             );
-            bars(&mut out, tile, model.first_day);
+            if tile.watched {
+                bars(&mut out, tile, model.first_day);
+            }
             out.push_str("</li>");
         }
         out.push_str("</ul></section>");

@@ -48,6 +48,8 @@ pub struct PageTile {
     pub service: Service,
     /// Uptime of each of the last `BAR_DAYS` UTC days, oldest first; `None` for days without checks.
     pub days: Vec<Option<Rollup>>,
+    /// It has a check (a tile that is only a link shows no bars).
+    pub watched: bool,
 }
 
 /// A page's content before tile states are laid over it.
@@ -259,6 +261,7 @@ impl PublicFaces {
                     let tiles = services
                         .into_iter()
                         .map(|service| PageTile {
+                            watched: service.check.is_some(),
                             days: days
                                 .get(&service.id)
                                 .cloned()

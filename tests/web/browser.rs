@@ -16,7 +16,7 @@ use chromiumoxide::{
     cdp::browser_protocol::{
         emulation::{
             MediaFeature, SetDeviceMetricsOverrideParams, SetEmulatedMediaParams, SetLocaleOverrideParams,
-            SetTimezoneOverrideParams,
+            SetScriptExecutionDisabledParams, SetTimezoneOverrideParams,
         },
         input::{DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton},
         network::{CookieParam, SetCacheDisabledParams},
@@ -324,6 +324,15 @@ impl Page {
             )
             .await
             .expect("set the session cookie");
+    }
+
+    /// Runs the page with JavaScript off (`false`), as a visitor who turned it off would see it.
+    #[allow(dead_code)] // used by the page tests, not by benches/page.rs
+    pub async fn set_javascript(&self, enabled: bool) {
+        self.page
+            .execute(SetScriptExecutionDisabledParams::new(!enabled))
+            .await
+            .expect("switch JavaScript");
     }
 
     /// Turns the browser's HTTP cache off (a first visit) or on (a return visit).

@@ -1469,3 +1469,116 @@ async fn a_push_tile_shows_its_url_and_a_slow_run_shows_degraded() {
     assert!(errors.is_empty(), "no script errors: {errors:?}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_page_is_made_in_the_page_reads_without_javascript_and_updates_live_with_it() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let (url, status) = switchable_target().await;
+    let nas = watched_tile(&app, "Home", &url).await;
+    let home = app.get("/api/v1/groups").await.body[0]["id"].as_i64().unwrap();
+    app.service(home, "Router", json!({})).await;
+    let private = app.group("Private").await;
+    app.service(private, "Secret-Box", json!({})).await;
+    app.post(&format!("/api/v1/services/{nas}/check"), json!({}))
+        .await;
+
+    // An admin makes the page and writes a post through the page.
+    let admin = signed_in(&app, &browser, "/status-pages", Screen::DESKTOP).await;
+    admin.wait_visible("#new-status-page").await;
+    admin.click("#new-status-page").await;
+    admin.fill(&field("title"), "Family status").await;
+    admin.click(&field("published")).await;
+    admin
+        .click(&format!("dialog input[data-kind=group][value=\"{home}\"]"))
+        .await;
+    submit_dialog(&admin).await;
+    dialog_closed(&admin).await;
+    admin
+        .wait_visible("[data-page] a[href=\"/status/family-status\"]")
+        .await;
+    admin.click("#new-post").await;
+    admin.fill(&field("title"), "Slow media at night").await;
+    admin
+        .fill(&field("body"), "Backups run at **02:00**; films may stutter.")
+        .await;
+    admin
+        .click(&format!("dialog input[data-kind=tile][value=\"{nas}\"]"))
+        .await;
+    submit_dialog(&admin).await;
+    dialog_closed(&admin).await;
+    admin.wait_visible("[data-post]").await;
+    admin.screenshot("status-pages-admin").await;
+    let pages = app.get("/api/v1/status-pages").await;
+    assert_eq!(
+        pages.body[0]["sections"],
+        json!([{ "name": null, "group_id": home, "services": [] }])
+    );
+    assert!(pages.body[0]["published"].as_bool().unwrap());
+
+    // A visitor with JavaScript off reads it all: the server wrote it.
+    let address = format!("{}/status/family-status", app.base);
+    for (name, screen) in [
+        ("status-nojs-light-desktop", Screen::DESKTOP),
+        ("status-nojs-dark-phone", Screen::PHONE.dark()),
+    ] {
+        let visitor = browser.open("about:blank", screen).await;
+        visitor.set_javascript(false).await;
+        visitor.goto(&address).await;
+        visitor.wait_visible("h1").await;
+        let text = visitor.text("main").await;
+        assert!(
+            text.contains("Family status") && text.contains("Target") && text.contains("Router"),
+            "{text}"
+        );
+        assert!(text.contains("All systems operational"), "{text}");
+        assert!(
+            text.contains("Slow media at night") && text.contains("02:00"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Secret-Box") && !text.contains("Private"),
+            "{text}"
+        );
+        assert_eq!(visitor.count(".live").await, 0, "no script ran");
+        assert_eq!(
+            visitor.count(".tile .bars").await,
+            1,
+            "a tile that is only a link has no bars"
+        );
+        let shot = visitor.screenshot(name).await;
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 10_000,
+            "{name} has content"
+        );
+        visitor.close().await;
+    }
+
+    // With JavaScript on it follows the tile without a reload.
+    let visitor = browser.open(&address, Screen::DESKTOP.dark()).await;
+    visitor
+        .wait_for("document.querySelector('.live') !== null", "the live line")
+        .await;
+    visitor.eval::<Value>("window.stayed = true").await;
+    status.store(500, Ordering::SeqCst);
+    app.post(&format!("/api/v1/services/{nas}/check"), json!({}))
+        .await;
+    visitor
+        .wait_for(
+            "document.querySelector('.overall')?.textContent.includes('outage') && \
+             document.querySelector('.state.down') !== null",
+            "the page to show the tile down",
+        )
+        .await;
+    assert!(visitor.eval::<bool>("window.stayed === true").await, "no reload");
+    visitor.screenshot("status-live-dark-desktop").await;
+    visitor.set_screen(Screen::PHONE).await;
+    let shot = visitor.screenshot("status-live-light-phone").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    let width: f64 = visitor.eval("document.documentElement.scrollWidth").await;
+    assert!(width <= 390.0, "the page fits a phone: {width}px wide");
+    let errors = visitor.errors();
+    assert!(errors.is_empty(), "no script errors: {errors:?}");
+    browser.close().await;
+}

@@ -9,6 +9,7 @@ import { el } from "./dom.js";
 import { startLive } from "./live.js";
 import { currentView, interceptLinks, navigate, render, route, setGuard } from "./router.js";
 import { mountService } from "./service.js";
+import { mountStatusPages } from "./statuspages.js";
 import { authState, canRead, currentUser, forgetUser, loadSession, onSessionChange, signOut } from "./session.js";
 
 const THEME_KEY = "homewatch.theme";
@@ -21,6 +22,7 @@ route(/^\/setup\/?$/, mountSetup);
 route(/^\/settings\/?$/, mountSettings);
 route(/^\/alerts\/?$/, mountAlerts);
 route(/^\/maintenance\/?$/, mountMaintenance);
+route(/^\/status-pages\/?$/, mountStatusPages);
 
 /** Setup first while nobody can sign in; then sign-in for pages that need a user. */
 setGuard((path) => {
@@ -91,6 +93,7 @@ function renderAccountMenu() {
     menu.replaceChildren(
       el("a", { href: "/alerts", "data-link": "", class: "nav-link", id: "nav-alerts" }, "Alerts"),
       el("a", { href: "/maintenance", "data-link": "", class: "nav-link", id: "nav-maintenance" }, "Maintenance"),
+      el("a", { href: "/status-pages", "data-link": "", class: "nav-link", id: "nav-status-pages" }, "Status pages"),
       el("a", { href: "/settings", "data-link": "", class: "account-link", title: "Settings: password, API tokens" +
         (user.role === "admin" ? ", users" : "") },
         el("span", { class: "account-user" }, user.username),
