@@ -38,8 +38,11 @@ use support::{access_with_admin, arg, loopback_target, percentile};
 const PAGE_TILES: usize = 100;
 
 async fn create_tiles(store: &Arc<dyn Store>, count: usize, target: &str) -> (Vec<i64>, Vec<i64>) {
-    let check = Check::from_json(serde_json::json!({ "kind": "http", "interval_s": 60 }), Some(target))
-        .expect("a valid check");
+    let check = Check::from_json(
+        serde_json::json!({ "kind": "http", "interval_s": 60 }),
+        Some(target),
+    )
+    .expect("a valid check");
     let per_group = count.div_ceil(10).max(1);
     let (mut ids, mut groups) = (Vec::with_capacity(count), Vec::new());
     for index in 0..count {
@@ -192,9 +195,13 @@ async fn run(tiles: usize, runs: usize) {
         sections: Some(sections),
     };
     store.create_status_page(&page.draft().unwrap()).await.unwrap();
-    let engine = Engine::start(store.clone(), Arc::new(Prober::new().unwrap()), EngineConfig::default())
-        .await
-        .unwrap();
+    let engine = Engine::start(
+        store.clone(),
+        Arc::new(Prober::new().unwrap()),
+        EngineConfig::default(),
+    )
+    .await
+    .unwrap();
     let (access, _) = access_with_admin(&store, AccessConfig::default()).await;
     let options = HttpOptions {
         metrics: true,
@@ -214,7 +221,10 @@ async fn run(tiles: usize, runs: usize) {
     // Let the engine run a round of checks first, so that /metrics has durations to show.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
     let healthz = vec![format!("{base}/healthz")];
     let shown = page_tiles.len();
     let page_url = vec![format!("{base}/status/home")];
@@ -251,7 +261,10 @@ async fn run(tiles: usize, runs: usize) {
         })
         .collect();
     let baseline = time(&client, &healthz, runs, &[]).await;
-    println!("badges ({} different, each asked once or more):", badge_urls.len());
+    println!(
+        "badges ({} different, each asked once or more):",
+        badge_urls.len()
+    );
     let badges = time(&client, &badge_urls, runs.max(badge_urls.len()), &[]).await;
     line("GET /badge/{id}/...", &badges, &baseline);
 
@@ -271,13 +284,19 @@ async fn run(tiles: usize, runs: usize) {
                 let tab = browser.open("about:blank", Screen::DESKTOP).await;
                 tab.set_cache(false).await;
                 tab.goto(&page_url[0]).await;
-                tab.wait_for("document.querySelector('.live') !== null", "the page and its script")
-                    .await;
+                tab.wait_for(
+                    "document.querySelector('.live') !== null",
+                    "the page and its script",
+                )
+                .await;
                 let (paint, bytes): (f64, f64) = tab
                     .eval(
-                        "[performance.getEntriesByName('first-contentful-paint')[0].startTime, \
-                         performance.getEntriesByType('navigation')[0].transferSize + performance \
-                         .getEntriesByType('resource').reduce((sum, r) => sum + r.transferSize, 0)]",
+                        "new Promise((resolve) => new PerformanceObserver((list) => { \
+                           const paint = list.getEntriesByName('first-contentful-paint')[0]; \
+                           if (paint) resolve([paint.startTime, \
+                             performance.getEntriesByType('navigation')[0].transferSize + performance \
+                               .getEntriesByType('resource').reduce((sum, r) => sum + r.transferSize, 0)]); \
+                         }).observe({ type: 'paint', buffered: true }))",
                     )
                     .await;
                 paints.push(paint);

@@ -517,6 +517,14 @@ async fn badges_show_the_numbers_of_the_rollups(backend: Backend) {
         assert_eq!(get(path.clone()).await.0, 404, "{path}");
     }
     assert_eq!(get(format!("/badge/{public}/uptime.svg?window=2d")).await.0, 400);
+    let posted = app
+        .anonymous
+        .post(format!("{}/badge/{public}/status.svg", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 405);
+    assert_eq!(posted.headers()["allow"], "GET, HEAD");
 
     // A tile on a published page has badges.
     app.post(

@@ -539,6 +539,9 @@ impl Endpoint for MetricsPage {
     type Output = Response;
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
+        if let Some(refused) = crate::public::read_only(&request) {
+            return Ok(refused);
+        }
         let Some(metrics) = &self.metrics else {
             return Ok(Problem::new(
                 StatusCode::NOT_FOUND,

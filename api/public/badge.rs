@@ -178,6 +178,9 @@ impl Endpoint for Badges {
     type Output = Response;
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
+        if let Some(refused) = super::read_only(&request) {
+            return Ok(refused);
+        }
         let path = request.uri().path().to_owned();
         let Some((id, file)) = path
             .strip_prefix("/badge/")

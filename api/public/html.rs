@@ -147,10 +147,14 @@ fn bars(out: &mut String, tile: &PageTile, first_day: i64) {
             Some(p) => format!("{span}: {}", percent(p)),
             None => format!("{span}: no checks"),
         };
+        // A single day needs no stretch class: each bar grows by 1 unless told otherwise.
+        let stretch = match end - start {
+            1 => String::new(),
+            days => format!(" s{days}"),
+        };
         let _ = write!(
             out,
-            "<i class=\"{class} s{}\" title=\"{}\"></i>",
-            end - start,
+            "<i class=\"{class}{stretch}\" title=\"{}\"></i>",
             escape(&title)
         );
         start = end;

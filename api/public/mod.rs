@@ -412,6 +412,15 @@ fn unavailable(err: &StoreError) -> Response {
     .into_response_with_status()
 }
 
+/// Pages, feeds and badges are only read: any other method is 405 (with `Allow: GET, HEAD`).
+pub fn read_only(request: &Request) -> Option<Response> {
+    (!matches!(*request.method(), http::Method::GET | http::Method::HEAD)).then(|| {
+        Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .finish()
+    })
+}
+
 /// Whether the caller is signed in (a draft is shown to them as a preview).
 fn signed_in(request: &Request) -> bool {
     crate::http::security::signed_in(request)
@@ -426,6 +435,9 @@ impl Endpoint for StatusPages {
     type Output = Response;
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
+        if let Some(refused) = read_only(&request) {
+            return Ok(refused);
+        }
         let faces = &self.0;
         let path = request.uri().path().to_owned();
         let (page, feed) = if let Some(rest) = path.strip_prefix("/status/") {

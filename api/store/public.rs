@@ -427,9 +427,14 @@ pub async fn rollup_totals(
     from_hour: i64,
     to_hour: i64,
 ) -> StoreResult<Vec<(i64, Rollup)>> {
+    // Two statements, not `$1 IS NULL OR service_id = $1`: one tile's sum must be read on its key, not by a
+    // scan of every tile's hours.
+    let filter = match service_id {
+        Some(_) => "service_id = $1 AND hour >= $2 AND hour <= $3",
+        None => "hour >= $2 AND hour <= $3 AND $1 IS NULL",
+    };
     let text = format!(
-        "SELECT service_id AS hour, {} FROM check_rollups \
-         WHERE ($1 IS NULL OR service_id = $1) AND hour >= $2 AND hour <= $3 GROUP BY service_id",
+        "SELECT service_id AS hour, {} FROM check_rollups WHERE {filter} GROUP BY service_id",
         summed_columns()
     );
     let rows: Vec<RollupRow> = sql(&text)

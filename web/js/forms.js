@@ -359,8 +359,10 @@ export async function tileForm({ service = null, groups, groupId = null }) {
   const notify = channels.length
     ? el("fieldset", { class: "choices notify" }, el("legend", {}, "Notify through"), ...channelBoxes)
     : null;
+  const badges = field("badges", "Public badges (/badge/…/status.svg, uptime.svg, latency.svg)", checkbox(service?.badges ?? false),
+    { hint: "Anyone may show this tile's state, uptime and latency (never its URL). Tiles on a published status page have them anyway." });
   const form = el("form", { class: "tile-form" },
-    el("div", { class: "form-grid" }, name, group, newGroup, url, description, icon, tags), monitoring, notify);
+    el("div", { class: "form-grid" }, name, group, newGroup, url, description, icon, tags), monitoring, notify, badges);
 
   /** After the tile is saved: add it to, or take it from, the channels whose box changed. */
   const saveChannels = async (saved) => {
@@ -433,6 +435,7 @@ export async function tileForm({ service = null, groups, groupId = null }) {
       icon: icon.input.value.trim() || null,
       tags: tags.input.value.split(",").map((tag) => tag.trim()).filter(Boolean),
       check: readCheck(),
+      badges: badges.input.checked,
     };
     if (group.input.value === NEW_GROUP) {
       let created;
