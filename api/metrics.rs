@@ -18,7 +18,7 @@ use prometheus_client::{
 };
 
 use crate::{
-    model::{Dashboard, Rollup, ServiceState, now},
+    model::{Dashboard, ServiceState, now},
     monitor::{
         engine::{Engine, EngineEvent},
         stats::{Window, window_hours},
@@ -91,20 +91,21 @@ impl Metrics {
         let at = now();
         let first_hour = Dashboard::first_hour(at);
         // The reads are independent: they run side by side on the store's readers.
-        let window = |window: Window| async move {
-            let (from, to) = window_hours(window, at);
-            let totals: HashMap<i64, Rollup> =
-                store.rollup_totals(None, from, to).await?.into_iter().collect();
-            StoreResult::Ok(totals)
-        };
-        let (rows, week, month, notifications) = tokio::join!(
+        let (month_from, to) = window_hours(Window::Month, at);
+        let (week_from, _) = window_hours(Window::Week, at);
+        let (rows, uptime, notifications) = tokio::join!(
             store.dashboard(first_hour),
-            window(Window::Week),
-            window(Window::Month),
+            store.uptime_windows(month_from, week_from, to),
             store.notification_counts()
         );
         let mut dashboard = Dashboard::assemble(rows?, first_hour);
-        let windows = [("7d", week?), ("30d", month?)];
+        let ratio = |checks: i64, ok: i64| (checks > 0).then(|| ok as f64 / checks as f64);
+        let uptime: HashMap<i64, (Option<f64>, Option<f64>)> = uptime?
+            .into_iter()
+            .map(|(id, checks, ok, week_checks, week_ok)| {
+                (id, (ratio(week_checks, week_ok), ratio(checks, ok)))
+            })
+            .collect();
         let notifications = notifications?;
         let counts = self.tiles.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut tiles = Vec::new();
@@ -125,16 +126,12 @@ impl Metrics {
                             .to_owned(),
                     ),
                 ];
-                let mut uptime = vec![("24h", tile.uptime_24h.map(|pct| pct / 100.0))];
-                for (name, totals) in &windows {
-                    uptime.push((
-                        name,
-                        totals
-                            .get(&service.id)
-                            .and_then(|r| r.uptime_percent())
-                            .map(|p| p / 100.0),
-                    ));
-                }
+                let (week, month) = uptime.get(&service.id).copied().unwrap_or_default();
+                let uptime = vec![
+                    ("24h", tile.uptime_24h.map(|pct| pct / 100.0)),
+                    ("7d", week),
+                    ("30d", month),
+                ];
                 tiles.push(TileSnapshot {
                     labels,
                     watched: service.check.is_some(),

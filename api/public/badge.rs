@@ -145,7 +145,7 @@ fn bad_request(detail: String) -> Response {
     crate::http::problem::Problem::new(StatusCode::BAD_REQUEST, detail).into_response_with_status()
 }
 
-fn window(request: &Request, default: Window) -> Result<(Window, String), Response> {
+fn window(request: &Request, default: Window) -> Result<(Window, String), Box<Response>> {
     let text = query_value(request, "window").unwrap_or_default();
     let window = match text.as_str() {
         "" => default,
@@ -155,10 +155,10 @@ fn window(request: &Request, default: Window) -> Result<(Window, String), Respon
         "90d" => Window::Quarter,
         "365d" => Window::Year,
         other => {
-            return Err(bad_request(format!(
+            return Err(Box::new(bad_request(format!(
                 "window `{}` is not one of 24h, 7d, 30d, 90d, 365d",
                 other.chars().take(20).collect::<String>()
-            )));
+            ))));
         }
     };
     let name = match window {
@@ -233,7 +233,7 @@ impl Endpoint for Badges {
                 };
                 let (window, name) = match window(&request, default) {
                     Ok(found) => found,
-                    Err(response) => return Ok(response),
+                    Err(response) => return Ok(*response),
                 };
                 let (from, to) = window_hours(window, now());
                 let total = match faces.store.rollup_totals(Some(id), from, to).await {

@@ -316,9 +316,9 @@ pub fn page(model: &PageModel, feed_path: &str, preview: bool) -> String {
     if !draft.footer.is_empty() {
         let _ = write!(out, "<div class=\"text\">{}</div>", markdown(&draft.footer));
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p><a href=\"{}\">Atom feed</a> · Powered by Homewatch</p></footer></main></body></html>\n",
+        "<p><a href=\"{}\">Atom feed</a> · Powered by Homewatch</p></footer></main></body></html>",
         escape(feed_path)
     );
     out

@@ -225,7 +225,7 @@ impl PublicFaces {
             }
         }
         let shown: HashSet<i64> = ids.iter().copied().collect();
-        let cutoff = now() - chrono::TimeDelta::days(RECENT_POSTS_DAYS);
+        let cutoff = now() - crate::model::seconds(RECENT_POSTS_DAYS * 86_400);
         let posts = self
             .store
             .list_posts(100)
@@ -235,7 +235,7 @@ impl PublicFaces {
             .filter(|post| post.resolved_at.is_none_or(|at| at >= cutoff))
             .collect();
         let at = now();
-        let ahead = at + chrono::TimeDelta::days(MAINTENANCE_AHEAD_DAYS);
+        let ahead = at + crate::model::seconds(MAINTENANCE_AHEAD_DAYS * 86_400);
         let group_ids: HashSet<i64> = sections
             .iter()
             .flat_map(|(_, s)| s.iter().map(|s| s.group_id))

@@ -300,6 +300,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, i64, Rollup)>>;
     /// How busy the connection pools are, for `/metrics`.
     fn pool_use(&self) -> Vec<PoolUse>;
+    /// Each tile's `(service_id, checks, ok, short_checks, short_ok)` from `long_from` and from `short_from`
+    /// to `to_hour`.
+    async fn uptime_windows(
+        &self,
+        long_from: i64,
+        short_from: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, i64, i64, i64, i64)>>;
     /// Notifications in the log by channel and status: `(channel_id, channel_name, status, count)`.
     async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>>;
 }
@@ -638,6 +646,14 @@ impl<B: Backend> Store for B {
     }
     fn pool_use(&self) -> Vec<PoolUse> {
         Backend::pool_use(self)
+    }
+    async fn uptime_windows(
+        &self,
+        long_from: i64,
+        short_from: i64,
+        to_hour: i64,
+    ) -> StoreResult<Vec<(i64, i64, i64, i64, i64)>> {
+        public::uptime_windows(self, long_from, short_from, to_hour).await
     }
     async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>> {
         public::notification_counts(self).await

@@ -501,3 +501,27 @@ pub async fn notification_counts(db: &dyn Backend) -> StoreResult<Vec<(Option<i6
     .fetch_all(db.reader()?)
     .await?)
 }
+
+/// Each tile's checks and passing checks over two windows ending at `to_hour`: from `long_from` and from
+/// `short_from` (within it), as `(service_id, checks, ok, short_checks, short_ok)`. Read tile by tile on the
+/// rollups' key (a join from the tiles), so a month of 1,000 tiles is read as 1,000 short ranges rather than
+/// by the hour index with a lookup per row.
+pub async fn uptime_windows(
+    db: &dyn Backend,
+    long_from: i64,
+    short_from: i64,
+    to_hour: i64,
+) -> StoreResult<Vec<(i64, i64, i64, i64, i64)>> {
+    Ok(sql(
+        "SELECT s.id, CAST(SUM(r.checks) AS BIGINT), CAST(SUM(r.ok_checks) AS BIGINT), \
+                CAST(SUM(CASE WHEN r.hour >= $2 THEN r.checks ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN r.hour >= $2 THEN r.ok_checks ELSE 0 END) AS BIGINT) \
+         FROM services s JOIN check_rollups r ON r.service_id = s.id AND r.hour >= $1 AND r.hour <= $3 \
+         GROUP BY s.id",
+    )
+    .bind(long_from)
+    .bind(short_from)
+    .bind(to_hour)
+    .fetch_all(db.reader()?)
+    .await?)
+}
