@@ -10,6 +10,8 @@ import http.server
 import sys
 import threading
 
+import httpx
+
 from homewatch_client import AuthenticatedClient, Client
 from homewatch_client.api.access import get_auth_state, get_me, login
 from homewatch_client.api.dashboard import get_dashboard
@@ -49,6 +51,8 @@ from homewatch_client.api.alerts import (
     update_channel,
 )
 from homewatch_client.api.maintenance import create_maintenance, delete_maintenance, list_maintenance
+from homewatch_client.api.posts import add_post_update, create_post, get_post, list_posts
+from homewatch_client.api.status_pages import create_status_page, delete_status_page, list_status_pages, update_status_page
 from homewatch_client.api.tokens import create_token, list_tokens, revoke_token
 from homewatch_client.api.users import create_user, delete_user, get_user, list_users, update_user
 from homewatch_client.models import (
@@ -63,6 +67,14 @@ from homewatch_client.models import (
     MaintenanceWindow,
     NewChannel,
     NewMaintenance,
+    NewPost,
+    NewPostUpdate,
+    NewStatusPage,
+    Post,
+    PostStatus,
+    StatusPage,
+    StatusPagePatch,
+    StatusSection,
     Notification,
     CheckRun,
     CreatedToken,
@@ -419,6 +431,38 @@ def main(base: str, token: str) -> None:
     expect(push.sync_detailed(client=anonymous, token="no-such-token-anywhere"), 404, Problem)
     renewed = expect(renew_push_token.sync_detailed(client=client, id=job.id), 200, Service)
     assert renewed.check.token != job.check.token
+
+    # Public faces: a status page of the infra group, a post with an update, and what anyone may read.
+    page = expect(
+        create_status_page.sync_detailed(
+            client=client,
+            body=NewStatusPage(slug="infra", title="Infrastructure", sections=[StatusSection(group_id=infra.id)]),
+        ),
+        201,
+        StatusPage,
+    )
+    assert not page.published and page.path == "/status/infra", page
+    expect(create_status_page.sync_detailed(client=client, body=NewStatusPage(slug="Not a slug", title="x")), 422, Problem)
+    page = expect(update_status_page.sync_detailed(client=client, id=page.id, body=StatusPagePatch(published=True)),
+                  200, StatusPage)
+    assert page.published and len(expect(list_status_pages.sync_detailed(client=client), 200, [StatusPage])) == 1
+    post = expect(
+        create_post.sync_detailed(client=client, body=NewPost(title="Router reboot", body="Back in **5** minutes.",
+                                                              services=[ping.id])),
+        201,
+        Post,
+    )
+    assert post.status == PostStatus.INVESTIGATING and post.services == [ping.id], post
+    post = expect(add_post_update.sync_detailed(client=client, id=post.id,
+                                                body=NewPostUpdate(status=PostStatus.RESOLVED, body="Done.")), 201, Post)
+    assert post.resolved_at is not None and [u.status for u in post.updates] == [PostStatus.RESOLVED, PostStatus.INVESTIGATING]
+    assert expect(get_post.sync_detailed(client=client, id=post.id), 200, Post).title == "Router reboot"
+    assert len(expect(list_posts.sync_detailed(client=client), 200, [Post])) == 1
+    html = httpx.get(f"{base}/status/infra")
+    assert html.status_code == 200 and "Router reboot" in html.text and "Infrastructure" in html.text, html.status_code
+    badge = httpx.get(f"{base}/badge/{ping.id}/status.json")
+    assert badge.status_code == 200 and badge.json()["schemaVersion"] == 1, badge.text
+    expect(delete_status_page.sync_detailed(client=client, id=page.id), 204, None)
 
     # Clean up: a group with tiles goes only with cascade.
     expect(delete_group.sync_detailed(client=client, id=media.id), 409, Problem)
