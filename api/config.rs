@@ -40,6 +40,11 @@ pub enum Command {
         #[arg(long, env = "HOMEWATCH_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+    /// Write a consistent copy of the SQLite store to FILE, also while the server runs (PostgreSQL: pg_dump).
+    Backup {
+        /// The copy to write; it must not exist yet.
+        file: PathBuf,
+    },
     /// Manage users from the command line (for the first admin, or to recover a lost password).
     User {
         #[command(subcommand)]

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             Command::Migrate => server::migrate(&config).await,
             Command::Healthcheck { url } => server::healthcheck(&config, url).await,
             Command::User { action } => server::user(&config, action).await,
+            Command::Backup { file } => server::backup(&config, &file).await,
         }
     });
     match result {

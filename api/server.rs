@@ -293,6 +293,49 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// `homewatch backup FILE`: a consistent copy of the SQLite store (`VACUUM INTO`, one read transaction, so
+/// the server may keep writing meanwhile). The copy is a complete database: point DATABASE_URL at it to
+/// restore. PostgreSQL is backed up with its own tools.
+pub async fn backup(config: &Config, file: &std::path::Path) -> Result<(), StartError> {
+    let url = &config.store.database_url;
+    if url.scheme() != "sqlite" {
+        return Err(StartError::Config(
+            "homewatch backup copies an SQLite store; back up PostgreSQL with its own tools: \
+             pg_dump --format=custom --file homewatch.dump \"$DATABASE_URL\" (see the README's Backups)"
+                .into(),
+        ));
+    }
+    let source = store::sqlite::file_of(url)?;
+    if !source.is_file() {
+        return Err(StartError::Config(format!(
+            "there is no SQLite database at {} to back up: check DATABASE_URL",
+            source.display()
+        )));
+    }
+    if file.exists() {
+        return Err(StartError::Config(format!(
+            "{} already exists: a backup never overwrites a file, give a new name",
+            file.display()
+        )));
+    }
+    let started = std::time::Instant::now();
+    let store = store::sqlite::SqliteStore::connect(url, &config.store.pool()).await?;
+    let copied = store.backup_to(file).await;
+    store.close_pools().await;
+    copied.map_err(|err| StartError::Runtime(err.to_string()))?;
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or_default();
+    println!(
+        "backed up {} to {} ({:.1} MB in {:.1} s); restore by pointing DATABASE_URL at it \
+         (sqlite://{}) while the server is stopped",
+        source.display(),
+        file.display(),
+        size as f64 / 1_048_576.0,
+        started.elapsed().as_secs_f64(),
+        file.display()
+    );
+    Ok(())
+}
+
 /// `homewatch healthcheck`: exit 0 when /healthz answers 200.
 pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), StartError> {
     let url = url.unwrap_or_else(|| {

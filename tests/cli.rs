@@ -430,6 +430,7 @@ fn help_lists_commands_and_settings() {
         "migrate",
         "openapi",
         "healthcheck",
+        "backup",
         "DATABASE_URL",
         "HOMEWATCH_LISTEN",
     ] {
@@ -595,4 +596,114 @@ async fn drop_db(name: &str) {
         .execute(&mut conn)
         .await
         .unwrap();
+}
+
+/// `homewatch backup FILE` while the server runs and writes: the copy is a whole database that a second
+/// server starts on with the same data; an existing file is never overwritten, a missing store is named, and
+/// a PostgreSQL URL is pointed at pg_dump.
+#[test]
+fn backup_copies_a_running_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = homewatch(dir.path());
+    command
+        .env("HOMEWATCH_ADMIN_USER", "ops")
+        .env("HOMEWATCH_ADMIN_PASSWORD", "env-password-123");
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    let (_, headers, _) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "ops", "password": "env-password-123" })),
+        &[],
+    );
+    let cookie = session_from(&headers);
+    let write = |path: &str, body: serde_json::Value| {
+        let (status, _, text) = send(
+            "POST",
+            &format!("{base}{path}"),
+            Some(body),
+            &[("cookie", cookie.as_str()), ("origin", base.as_str())],
+        );
+        assert_eq!(status, 201, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let group = write("/api/v1/groups", serde_json::json!({ "name": "Media" }));
+    for n in 0..20 {
+        write(
+            "/api/v1/services",
+            serde_json::json!({ "group_id": group["id"], "name": format!("Tile {n}"), "url": "https://example.lan" }),
+        );
+    }
+
+    let copy = dir.path().join("backups/monday.db");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let output = homewatch(dir.path())
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("backed up") && said.contains("monday.db"), "{said}");
+    // The server kept working while the copy was made.
+    write(
+        "/api/v1/groups",
+        serde_json::json!({ "name": "After the backup" }),
+    );
+
+    let again = homewatch(dir.path())
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let missing = homewatch(dir.path())
+        .env("DATABASE_URL", "sqlite://nowhere/none.db")
+        .args(["backup", "x.db"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no SQLite database at nowhere/none.db"));
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "a backup creates no database"
+    );
+    let postgres = homewatch(dir.path())
+        .env("DATABASE_URL", "postgres://u:secret-pw@127.0.0.1:1/db")
+        .args(["backup", "x.db"])
+        .output()
+        .unwrap();
+    let told = String::from_utf8_lossy(&postgres.stderr);
+    assert_eq!(postgres.status.code(), Some(2));
+    assert!(told.contains("pg_dump") && !told.contains("secret-pw"), "{told}");
+    server.terminate();
+
+    // A server on the copy has what was there when it was made, and nothing after.
+    let restored = tempfile::tempdir().unwrap();
+    let mut command = homewatch(restored.path());
+    command.env("DATABASE_URL", format!("sqlite://{}", copy.display()));
+    let mut server = Server::start(command);
+    let base = server.base_url();
+    let (_, headers, _) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "ops", "password": "env-password-123" })),
+        &[],
+    );
+    let cookie = session_from(&headers);
+    let (status, _, text) = send(
+        "GET",
+        &format!("{base}/api/v1/dashboard"),
+        None,
+        &[("cookie", cookie.as_str())],
+    );
+    assert_eq!(status, 200, "{text}");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let groups = dashboard["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{text}");
+    assert_eq!(groups[0]["services"].as_array().unwrap().len(), 20);
+    server.terminate();
 }

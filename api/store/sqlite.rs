@@ -8,7 +8,10 @@
 //! - reordering from a JSON array of ids with `json_each`;
 //! - the migrations folder, and how to tell which migrations ran (`sqlite_schema`).
 
-use std::{path::PathBuf, str::FromStr};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -66,7 +69,40 @@ impl FileIdentity {
     }
 }
 
+/// The file an SQLite URL names.
+pub fn file_of(url: &DatabaseUrl) -> Result<PathBuf, ConnectError> {
+    SqliteConnectOptions::from_str(url.expose())
+        .map(|options| options.get_filename().to_owned())
+        .map_err(|err| {
+            ConnectError::Config(format!(
+                "DATABASE_URL `{url}` is not a valid SQLite URL ({err}); use sqlite://PATH, \
+                 for example sqlite://data/homewatch.db"
+            ))
+        })
+}
+
 impl SqliteStore {
+    /// Writes a consistent copy of the database to `file` (which must not exist): `VACUUM INTO` reads one
+    /// snapshot, so writers carry on meanwhile, and the copy is compact and complete.
+    pub async fn backup_to(&self, file: &Path) -> StoreResult<()> {
+        let target = file.to_str().ok_or_else(|| StoreError::Invalid {
+            field: "file",
+            message: format!("{} is not valid UTF-8: choose a plainer name", file.display()),
+        })?;
+        sql("VACUUM INTO $1")
+            .bind(target)
+            .execute(Conn::SqlitePool(&self.reader))
+            .await
+            .map_err(|err| StoreError::Other(format!("the copy to {} failed: {}", file.display(), err.0)))?;
+        Ok(())
+    }
+
+    /// Closes both pools (the CLI's stores, which are not behind the `Store` trait).
+    pub async fn close_pools(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
     pub async fn connect(url: &DatabaseUrl, pool: &PoolConfig) -> Result<Self, ConnectError> {
         let options = SqliteConnectOptions::from_str(url.expose())
             .map_err(|err| {
