@@ -1578,6 +1578,24 @@ async fn a_status_page_is_made_in_the_page_reads_without_javascript_and_updates_
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     let width: f64 = visitor.eval("document.documentElement.scrollWidth").await;
     assert!(width <= 390.0, "the page fits a phone: {width}px wide");
+
+    // A tile with public badges shows them, drawn, with the Markdown to embed each.
+    app.patch(&format!("/api/v1/services/{nas}"), json!({ "badges": true }))
+        .await;
+    admin.goto(&format!("{}/services/{nas}", app.base)).await;
+    admin
+        .wait_for(
+            "[...document.querySelectorAll('.badge-lines img')].length === 3 && \
+             [...document.querySelectorAll('.badge-lines img')].every((i) => i.complete && i.naturalWidth > 0)",
+            "three badges drawn on the tile's page",
+        )
+        .await;
+    assert!(
+        admin
+            .text(".badge-lines")
+            .await
+            .contains(&format!("/badge/{nas}/status.svg)"))
+    );
     let errors = visitor.errors();
     assert!(errors.is_empty(), "no script errors: {errors:?}");
     browser.close().await;

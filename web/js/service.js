@@ -257,6 +257,14 @@ class ServiceView {
     }
     if (check.keyword) rows.push([check.keyword_absent ? "Must not contain" : "Must contain", check.keyword]);
     if (check.kind === "dns") rows.push(["Record", `${check.record_type ?? "A or AAAA"}${check.expected ? ` = ${check.expected}` : ""}`]);
+    if (this.service.badges) {
+      // Public badges: the images themselves, and the Markdown to put one in a README.
+      const badge = (name) => `${location.origin}/badge/${this.id}/${name}`;
+      rows.push(["Badges", el("div", { class: "badge-lines" },
+        ...["status.svg", "uptime.svg?window=30d", "latency.svg?window=24h"].map((name) => el("p", {},
+          el("img", { src: badge(name), alt: name.split(".")[0], height: 20 }), " ",
+          el("code", {}, `![${name.split(".")[0]}](${badge(name)})`))))]);
+    }
     this.settingsNode.replaceChildren(...rows.filter(Boolean).flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]));
   }
 
