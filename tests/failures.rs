@@ -56,8 +56,22 @@ async fn postgres_going_down_gives_503_and_recovers() {
     real.set_port(Some(port)).unwrap();
     let _ = real.set_password(Some("never-shown-pw"));
     let proxied = db.with_url(homewatch::store::DatabaseUrl::new(real.to_string()));
-    let app = App::with_db(proxied).start().await;
-    app.group("Before").await;
+    let app = App::with_db(proxied)
+        .http(homewatch::http::HttpOptions {
+            metrics: true,
+            ..http_options()
+        })
+        .start()
+        .await;
+    let before = app.group("Before").await;
+    let tile = app.service(before, "Public", json!({ "badges": true })).await;
+    let page = app
+        .post(
+            "/api/v1/status-pages",
+            json!({ "slug": "home", "title": "Home", "published": true, "sections": [{ "group_id": before }] }),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CREATED);
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 
     proxy.cut().await;
@@ -73,6 +87,16 @@ async fn postgres_going_down_gives_503_and_recovers() {
     let write = app.post("/api/v1/groups", json!({ "name": "During" })).await;
     write.problem(503);
     assert!(!write.text.contains("never-shown-pw") && !health.text.contains("never-shown-pw"));
+    // The public faces say the same, never a 500 (the page was never shown, so nothing of it is kept).
+    for path in [
+        "/status/home".to_owned(),
+        format!("/badge/{tile}/uptime.svg"),
+        "/metrics".to_owned(),
+    ] {
+        let answer = app.get(&path).await;
+        answer.problem(503);
+        assert!(!answer.text.contains("never-shown-pw"), "{path}: {}", answer.text);
+    }
 
     // The database comes back on the same address: the pool reconnects by itself.
     let _back = TcpProxy::start_on(port, target).await;
