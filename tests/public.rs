@@ -293,6 +293,12 @@ async fn a_page_shows_only_what_it_was_given(backend: Backend) {
     let by_host = |host: &'static str| {
         let url = format!("{}/", app.base);
         async move {
+            let (status, text) = at_host(&url, host).await;
+            (status, text)
+        }
+    };
+    async fn at_host(url: &str, host: &str) -> (u16, String) {
+        {
             let response = reqwest::Client::new()
                 .get(url)
                 .header("host", host)
@@ -301,7 +307,7 @@ async fn a_page_shows_only_what_it_was_given(backend: Backend) {
                 .unwrap();
             (response.status().as_u16(), response.text().await.unwrap())
         }
-    };
+    }
     let (status, html) = by_host("status.example.test").await;
     assert_eq!(status, 200);
     assert!(
@@ -310,7 +316,32 @@ async fn a_page_shows_only_what_it_was_given(backend: Backend) {
     );
     let (_, app_page) = by_host("localhost").await;
     assert!(!app_page.contains("<h1>Family</h1>"), "other hosts get the app");
+    let (status, feed) = at_host(&format!("{}/feed.atom", app.base), "status.example.test").await;
+    assert_eq!(status, 200);
+    assert!(
+        feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+        "{feed}"
+    );
     let _ = other;
+
+    // Maintenance within the next 14 days shows; one further off does not yet.
+    let soon = (now() + seconds(2 * 86_400)).to_rfc3339();
+    let later = (now() + seconds(30 * 86_400)).to_rfc3339();
+    for (title, starts_at) in [("Disk swap", soon), ("Rack move", later)] {
+        let window = app
+            .post(
+                "/api/v1/maintenance",
+                json!({ "title": title, "starts_at": starts_at, "duration_min": 60, "groups": [media] }),
+            )
+            .await;
+        assert_eq!(window.status, 201, "{}", window.text);
+    }
+    let (_, html) = page_html(&app, &app.anonymous, "/status/family").await;
+    assert!(
+        html.contains("<h2>Maintenance</h2>") && html.contains("Disk swap"),
+        "{html}"
+    );
+    assert!(!html.contains("Rack move"), "{html}");
 }
 
 async fn posts_show_on_the_pages_of_their_tiles_and_in_the_feed(backend: Backend) {
@@ -451,6 +482,19 @@ async fn posts_show_on_the_pages_of_their_tiles_and_in_the_feed(backend: Backend
         "{content}"
     );
 
+    let everywhere = app
+        .post(
+            "/api/v1/posts",
+            json!({ "title": "Power cut on Sunday", "body": "The whole house." }),
+        )
+        .await;
+    assert_eq!(everywhere.status, 201);
+    let (_, html) = page_html(&app, &app.anonymous, "/status/home").await;
+    assert!(
+        html.contains("Power cut on Sunday"),
+        "a post without tiles shows on every page"
+    );
+
     assert_eq!(app.delete(&format!("/api/v1/posts/{id}")).await.status, 204);
     assert_eq!(app.get(&format!("/api/v1/posts/{id}")).await.status, 404);
 }
@@ -574,10 +618,16 @@ async fn metrics_pass_promtool_and_agree_with_the_api(backend: Backend) {
         .await;
     app.service(group, "Link only", json!({})).await;
     history(&app, watched, &[10, 20, 30], 1).await;
-    let run = app
-        .post(&format!("/api/v1/services/{watched}/check"), json!({}))
-        .await;
-    assert_eq!(run.status, 200);
+    // The engine checks a new tile within a second (and then not for an hour): wait until that failing
+    // result is stored beside the four above, so that nothing changes between the scrape and the API's read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while app.get("/api/v1/dashboard").await.body["groups"][0]["services"][0]["uptime_24h"] != json!(60.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first check was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let scrape = |token: Option<&'static str>| {
         let client = app.anonymous.clone();
@@ -627,7 +677,7 @@ async fn metrics_pass_promtool_and_agree_with_the_api(backend: Backend) {
     assert_eq!(
         metric(&text, "homewatch_checks_total", &failed),
         Some(1.0),
-        "the check run now"
+        "the engine's one check"
     );
     assert_eq!(
         metric(&text, "homewatch_check_duration_seconds_count", &tile),
@@ -689,4 +739,47 @@ fn promtool(text: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A page's own domain is answered even when HOMEWATCH_ALLOWED_HOSTS does not list it, but only for what the
+/// page loads: the API behind that name stays refused (421), as for any unlisted host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_domain_opens_the_page_and_nothing_else() {
+    let app = App::on(Backend::Sqlite)
+        .http(HttpOptions {
+            allowed_hosts: vec!["home.example.test".into()],
+            ..common::http_options()
+        })
+        .start()
+        .await;
+    let group = app.group("Home").await;
+    app.service(group, "NAS", json!({})).await;
+    let page = app
+        .post(
+            "/api/v1/status-pages",
+            json!({ "slug": "home", "title": "Home", "published": true, "domain": "status.example.test",
+                    "sections": [{ "group_id": group }] }),
+        )
+        .await;
+    assert_eq!(page.status, 201, "{}", page.text);
+    let at = |path: &'static str, host: &'static str| {
+        let url = format!("{}{path}", app.base);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("host", host)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(at("/", "status.example.test").await, 200);
+    assert_eq!(at("/status.css", "status.example.test").await, 200);
+    assert_eq!(at("/js/status.js", "status.example.test").await, 200);
+    assert_eq!(at("/api/v1/auth/state", "status.example.test").await, 421);
+    assert_eq!(at("/api/v1/auth/state", "elsewhere.example.test").await, 421);
+    assert_eq!(at("/", "elsewhere.example.test").await, 421);
+    assert_eq!(at("/api/v1/auth/state", "home.example.test").await, 200);
 }

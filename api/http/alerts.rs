@@ -245,11 +245,13 @@ impl MaintenanceApi {
         _caller: Writer,
         store: StoreData<'_>,
         tiles: TilesData<'_>,
+        faces: super::pages::FacesData<'_>,
         body: JsonBody<NewMaintenance>,
     ) -> Result<MaintenanceCreated, ApiError> {
         let draft = body.0.draft(now())?;
         let stored = store.create_maintenance(&draft).await?;
         tiles.engine().reload_maintenance();
+        faces.changed();
         let location = format!("/api/v1/maintenance/{}", stored.id);
         Ok(MaintenanceCreated::Created(
             Json(MaintenanceBoard::describe(stored, now())),
@@ -282,6 +284,7 @@ impl MaintenanceApi {
         _caller: Writer,
         store: StoreData<'_>,
         tiles: TilesData<'_>,
+        faces: super::pages::FacesData<'_>,
         id: Path<i64>,
         body: JsonBody<MaintenancePatch>,
     ) -> Result<Json<MaintenanceWindow>, ApiError> {
@@ -292,6 +295,7 @@ impl MaintenanceApi {
             .map_err(|errors: Vec<FieldError>| ApiError::invalid(errors))?;
         let updated = store.update_maintenance(id.0, &draft).await?;
         tiles.engine().reload_maintenance();
+        faces.changed();
         Ok(Json(MaintenanceBoard::describe(updated, now())))
     }
 
@@ -306,10 +310,12 @@ impl MaintenanceApi {
         _caller: Writer,
         store: StoreData<'_>,
         tiles: TilesData<'_>,
+        faces: super::pages::FacesData<'_>,
         id: Path<i64>,
     ) -> Result<Deleted, ApiError> {
         store.delete_maintenance(id.0).await?;
         tiles.engine().reload_maintenance();
+        faces.changed();
         Ok(Deleted::Deleted)
     }
 }

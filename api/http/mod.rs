@@ -309,8 +309,24 @@ impl AllowedHosts {
     }
 }
 
+/// What a status page served at its own domain loads from that host: the page, its feed, style, script,
+/// icon and badges. Only these (and only to read) are answered for a page's domain that
+/// HOMEWATCH_ALLOWED_HOSTS does not list.
+fn public_path(request: &Request) -> bool {
+    let path = request.uri().path();
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && (matches!(
+            path,
+            "/" | "/feed.atom" | "/status.css" | "/js/status.js" | "/favicon.svg"
+        ) || path.starts_with("/status/")
+            || path.starts_with("/badge/"))
+}
+
 async fn check_host<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
-    let own_domain = match request.data::<Arc<PublicFaces>>() {
+    let own_domain = match request
+        .data::<Arc<PublicFaces>>()
+        .filter(|_| public_path(&request))
+    {
         Some(faces) => {
             let host = request
                 .headers()
