@@ -32,6 +32,10 @@ pub const CHROMIUM_VAR: &str = "HOMEWATCH_TEST_CHROMIUM";
 /// Set (to anything but `0`) to make a missing browser a failure rather than a skipped page test.
 pub const REQUIRE_VAR: &str = "HOMEWATCH_REQUIRE_BROWSER";
 const WAIT: Duration = Duration::from_secs(20);
+/// Longest one DevTools command may take. chromiumoxide can wait for ever on a command whose answer never comes
+/// (once in CI, a click on the sign-in form hung a test for minutes): reads and clicks are tried again, and
+/// anything else fails with a message rather than hanging.
+const COMMAND_WAIT: Duration = Duration::from_secs(10);
 
 /// Where screenshots go: `target/e2e/`, kept as test artifacts.
 pub fn artifacts_dir() -> PathBuf {
@@ -367,11 +371,16 @@ impl Page {
 
     /// Runs a JavaScript expression (promises are awaited) and returns its JSON value.
     pub async fn eval<T: DeserializeOwned>(&self, expression: &str) -> T {
-        let result = self
-            .page
-            .evaluate(expression)
-            .await
-            .unwrap_or_else(|err| panic!("evaluating `{expression}` failed: {err}"));
+        let mut attempts = 0;
+        let result = loop {
+            match tokio::time::timeout(COMMAND_WAIT, self.page.evaluate(expression)).await {
+                Ok(result) => {
+                    break result.unwrap_or_else(|err| panic!("evaluating `{expression}` failed: {err}"));
+                }
+                Err(_) if attempts < 2 => attempts += 1,
+                Err(_) => panic!("evaluating `{expression}` got no answer in 3 tries of {COMMAND_WAIT:?}"),
+            }
+        };
         let value = result.value().cloned().unwrap_or(Value::Null);
         serde_json::from_value(value.clone())
             .unwrap_or_else(|err| panic!("`{expression}` gave {value}, not the expected type: {err}"))
@@ -433,9 +442,15 @@ impl Page {
         let deadline = Instant::now() + WAIT;
         loop {
             self.wait_visible(selector).await;
-            let clicked = match self.page.find_element(selector).await {
-                Ok(element) => element.click().await.map(|_| ()),
-                Err(err) => Err(err),
+            let attempt = async {
+                match self.page.find_element(selector).await {
+                    Ok(element) => element.click().await.map(|_| ()).map_err(|err| err.to_string()),
+                    Err(err) => Err(err.to_string()),
+                }
+            };
+            let clicked = match tokio::time::timeout(COMMAND_WAIT, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {COMMAND_WAIT:?}")),
             };
             match clicked {
                 Ok(()) => return,
@@ -455,9 +470,9 @@ impl Page {
         ))
         .await;
         if !text.is_empty() {
-            self.page
-                .execute(InsertTextParams::new(text))
+            tokio::time::timeout(COMMAND_WAIT, self.page.execute(InsertTextParams::new(text)))
                 .await
+                .unwrap_or_else(|_| panic!("typing into `{selector}` got no answer within {COMMAND_WAIT:?}"))
                 .expect("type text");
         }
     }
