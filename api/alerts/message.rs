@@ -77,7 +77,8 @@ pub fn duration_words(seconds: i64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Text for HTML content and double-quoted attribute values (emails, status pages).
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -52,7 +52,7 @@ enum ChannelCreated {
 }
 
 #[derive(ApiResponse)]
-enum Deleted {
+pub(super) enum Deleted {
     /// It is gone.
     #[oai(status = 204)]
     Deleted,

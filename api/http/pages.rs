@@ -11,7 +11,9 @@ use poem_openapi::{
     payload::Json,
 };
 
-use super::{StoreData, json_body::JsonBody, problem::ApiError, security::Reader, security::Writer};
+use super::{
+    StoreData, alerts::Deleted, json_body::JsonBody, problem::ApiError, security::Reader, security::Writer,
+};
 use crate::{
     model::{
         FieldError,
@@ -54,13 +56,6 @@ enum PostCreated {
     /// The post was created (or the update added).
     #[oai(status = 201)]
     Created(Json<Post>, #[oai(header = "Location")] String),
-}
-
-#[derive(ApiResponse)]
-enum Deleted {
-    /// It is gone.
-    #[oai(status = 204)]
-    Deleted,
 }
 
 /// Most posts one list returns.

@@ -11,7 +11,7 @@ use poem::{Endpoint, Request, Response};
 
 use super::{PublicFaces, cached, html::escape, html::percent, not_found, unavailable};
 use crate::{
-    model::{Rollup, ServiceState, now},
+    model::{ServiceState, now},
     monitor::stats::{Window, window_hours},
     store::StoreError,
 };
@@ -236,11 +236,8 @@ impl Endpoint for Badges {
                     Err(response) => return Ok(*response),
                 };
                 let (from, to) = window_hours(window, now());
-                let total = match faces.store.rollup_totals(Some(id), from, to).await {
-                    Ok(rows) => rows.into_iter().fold(Rollup::default(), |mut sum, (_, r)| {
-                        sum.merge(&r);
-                        sum
-                    }),
+                let total = match faces.store.rollup_total(id, from, to).await {
+                    Ok(total) => total,
                     Err(err) => return Ok(unavailable(&err)),
                 };
                 let label = label.unwrap_or_else(|| format!("{kind} {name}"));

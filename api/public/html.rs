@@ -7,24 +7,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 
-use super::{BAR_DAYS, PageModel, PageTile, day_date, overall, shown_url, state_label};
-use crate::model::{Rollup, ServiceState, patterns};
+pub use crate::alerts::message::escape;
 
-/// Text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::{BAR_DAYS, PageModel, PageTile, day_date, overall, state_label};
+use crate::model::{Rollup, ServiceState, mask_url, patterns};
 
 fn safe_link(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
@@ -177,7 +163,7 @@ fn icon(out: &mut String, icon: Option<&str>) {
             let _ = write!(
                 out,
                 "<img class=\"icon\" src=\"{}\" alt=\"\" width=\"40\" height=\"40\">",
-                escape(&shown_url(icon))
+                escape(&mask_url(icon))
             );
         }
         Some(icon) if icon.chars().count() <= 2 => {
@@ -288,7 +274,7 @@ pub fn page(model: &PageModel, feed_path: &str, preview: bool) -> String {
                 let _ = write!(
                     out,
                     "<a class=\"name\" rel=\"nofollow noopener noreferrer\" href=\"{}\">{}</a>",
-                    escape(&shown_url(&service.url)),
+                    escape(&mask_url(&service.url)),
                     escape(&service.name)
                 );
             }

@@ -19,10 +19,7 @@ use poem::{Endpoint, Request, Response};
 
 use crate::{
     model::{
-        Rollup, Service, ServiceFilter, ServiceState,
-        maintenance::MaintenanceWindow,
-        mask_url, now,
-        public::{Post, PostStatus},
+        Rollup, Service, ServiceFilter, ServiceState, maintenance::MaintenanceWindow, now, public::Post,
         rollup::hour_of_ms,
     },
     monitor::{engine::Engine, maintenance::MaintenanceBoard},
@@ -397,12 +394,9 @@ fn not_found(what: &str) -> Response {
     crate::http::problem::Problem::new(StatusCode::NOT_FOUND, what.to_owned()).into_response_with_status()
 }
 
+/// A store failure as a 503 (what went wrong is logged unless the database is simply down).
 fn unavailable(err: &StoreError) -> Response {
-    let status = match err {
-        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
+    if !matches!(err, StoreError::Unavailable(_)) {
         tracing::error!(error = %err, "a public page could not be read");
     }
     crate::http::problem::Problem::new(
@@ -419,11 +413,6 @@ pub fn read_only(request: &Request) -> Option<Response> {
             .status(StatusCode::METHOD_NOT_ALLOWED)
             .finish()
     })
-}
-
-/// Whether the caller is signed in (a draft is shown to them as a preview).
-fn signed_in(request: &Request) -> bool {
-    crate::http::security::signed_in(request)
 }
 
 const NO_PAGE: &str = "there is no published status page here: check the address";
@@ -461,7 +450,8 @@ impl Endpoint for StatusPages {
             return Ok(not_found(NO_PAGE));
         };
         let preview = !page.draft.published;
-        if preview && !signed_in(&request) {
+        // A draft is shown to signed-in users only, as a preview.
+        if preview && !crate::http::security::signed_in(&request) {
             return Ok(not_found(NO_PAGE));
         }
         let model = match faces.current(&page).await {
@@ -524,14 +514,4 @@ pub async fn own_domains<E: Endpoint>(next: E, request: Request) -> poem::Result
 /// The date a day number stands for.
 pub fn day_date(day: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(day * 86_400, 0).unwrap_or_default()
-}
-
-/// A tile's URL as a page may show it.
-pub fn shown_url(url: &str) -> String {
-    mask_url(url)
-}
-
-/// The label people read for a post's status.
-pub fn post_status(status: PostStatus) -> &'static str {
-    status.label()
 }

@@ -284,13 +284,8 @@ pub trait Store: Send + Sync + 'static {
     async fn add_post_update(&self, id: i64, update: &NewPostUpdate) -> StoreResult<Post>;
     async fn delete_post(&self, id: i64) -> StoreResult<()>;
 
-    /// Each tile's counts summed over the hours `from_hour..=to_hour` (one tile, or every tile).
-    async fn rollup_totals(
-        &self,
-        service_id: Option<i64>,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> StoreResult<Vec<(i64, Rollup)>>;
+    /// One tile's counts summed over the hours `from_hour..=to_hour`.
+    async fn rollup_total(&self, service_id: i64, from_hour: i64, to_hour: i64) -> StoreResult<Rollup>;
     /// The given tiles' counts per UTC day, as `(service_id, day, rollup)`.
     async fn daily_rollups(
         &self,
@@ -628,13 +623,8 @@ impl<B: Backend> Store for B {
     async fn delete_post(&self, id: i64) -> StoreResult<()> {
         public::delete_post(self, id).await
     }
-    async fn rollup_totals(
-        &self,
-        service_id: Option<i64>,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> StoreResult<Vec<(i64, Rollup)>> {
-        public::rollup_totals(self, service_id, from_hour, to_hour).await
+    async fn rollup_total(&self, service_id: i64, from_hour: i64, to_hour: i64) -> StoreResult<Rollup> {
+        public::rollup_total(self, service_id, from_hour, to_hour).await
     }
     async fn daily_rollups(
         &self,

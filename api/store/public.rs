@@ -420,30 +420,25 @@ pub async fn delete_post(db: &dyn Backend, id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// Each tile's counts summed over the hours `from_hour..=to_hour` (one tile, or all with `None`).
-pub async fn rollup_totals(
+/// One tile's counts summed over the hours `from_hour..=to_hour`, read on the rollups' key.
+pub async fn rollup_total(
     db: &dyn Backend,
-    service_id: Option<i64>,
+    service_id: i64,
     from_hour: i64,
     to_hour: i64,
-) -> StoreResult<Vec<(i64, Rollup)>> {
-    // Two statements, not `$1 IS NULL OR service_id = $1`: one tile's sum must be read on its key, not by a
-    // scan of every tile's hours.
-    let filter = match service_id {
-        Some(_) => "service_id = $1 AND hour >= $2 AND hour <= $3",
-        None => "hour >= $2 AND hour <= $3 AND $1 IS NULL",
-    };
+) -> StoreResult<Rollup> {
     let text = format!(
-        "SELECT service_id AS hour, {} FROM check_rollups WHERE {filter} GROUP BY service_id",
+        "SELECT service_id AS hour, {} FROM check_rollups \
+         WHERE service_id = $1 AND hour >= $2 AND hour <= $3 GROUP BY service_id",
         summed_columns()
     );
-    let rows: Vec<RollupRow> = sql(&text)
+    let row: Option<RollupRow> = sql(&text)
         .bind(service_id)
         .bind(from_hour)
         .bind(to_hour)
-        .fetch_all(db.reader()?)
+        .fetch_optional(db.reader()?)
         .await?;
-    Ok(rows.into_iter().map(<(i64, Rollup)>::from).collect())
+    Ok(row.map(|row| <(i64, Rollup)>::from(row).1).unwrap_or_default())
 }
 
 /// The counts of each given tile per UTC day (`hour / 24`) over the hours `from_hour..=to_hour`, as
