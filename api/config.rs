@@ -45,11 +45,67 @@ pub enum Command {
         /// The copy to write; it must not exist yet.
         file: PathBuf,
     },
+    /// Write everything configured (groups, tiles, checks, channels, maintenance, status pages) as a document
+    /// `homewatch apply` reads; secrets become ${HOMEWATCH_SECRET_…} references unless --include-secrets.
+    Export {
+        #[arg(long = "format", id = "export_format", value_enum, default_value = "yaml")]
+        format: ExportFormat,
+        /// Write channel credentials, check headers, push tokens and credentials in URLs in clear.
+        #[arg(long)]
+        include_secrets: bool,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Make the store match a document (YAML or JSON): prints the plan, then carries it out in one transaction.
+    Apply {
+        /// The document; `-` reads standard input.
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete what the document does not name (without it, nothing is deleted).
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Import another tool's configuration: prints the plan and what could not be mapped, then applies it
+    /// (again and again without duplicates; nothing is deleted).
+    Import {
+        #[arg(value_enum)]
+        from: ImportSource,
+        /// Homepage's services.yaml, Gatus' config.yaml, or Uptime Kuma's kuma.db (or its v1 JSON backup).
+        file: PathBuf,
+        /// Print the plan and the report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the imported document to FILE instead of applying it (to review it, or keep it in git).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Manage users from the command line (for the first admin, or to recover a lost password).
     User {
         #[command(subcommand)]
         action: UserCommand,
     },
+}
+
+/// How `homewatch export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Json,
+}
+
+/// Which tool `homewatch import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// Homepage's services.yaml.
+    Homepage,
+    /// Gatus' config.yaml.
+    Gatus,
+    /// Uptime Kuma's kuma.db, or its version 1 JSON backup.
+    UptimeKuma,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod monitor;

@@ -48,6 +48,25 @@ fn main() -> ExitCode {
             Command::Healthcheck { url } => server::healthcheck(&config, url).await,
             Command::User { action } => server::user(&config, action).await,
             Command::Backup { file } => server::backup(&config, &file).await,
+            Command::Export {
+                format,
+                include_secrets,
+                output,
+            } => {
+                homewatch::manifest::commands::export(&config, format, include_secrets, output.as_deref())
+                    .await
+            }
+            Command::Apply { file, dry_run, prune } => {
+                homewatch::manifest::commands::apply(&config, &file, dry_run, prune).await
+            }
+            Command::Import {
+                from,
+                file,
+                dry_run,
+                output,
+            } => {
+                homewatch::manifest::commands::import(&config, from, &file, dry_run, output.as_deref()).await
+            }
         }
     });
     match result {

@@ -309,6 +309,14 @@ impl ChannelSettings {
         }
     }
 
+    /// The settings with each secret replaced by what `replace` makes of its field path
+    /// (`settings.token`, `settings.headers.X-Key`), for config files that refer to secrets.
+    pub fn with_secrets(&self, mut replace: impl FnMut(&str) -> String) -> Self {
+        let mut replaced = self.clone();
+        replaced.secrets_mut(|field, value, _| *value = replace(&field));
+        replaced
+    }
+
     /// Every secret's value, to scrub them out of provider replies and errors.
     pub fn secret_values(&self) -> Vec<String> {
         let mut values = Vec::new();

@@ -143,6 +143,13 @@ pub async fn set_targets(
 
 pub async fn create_channel(db: &dyn Backend, new: &ChannelDraft) -> StoreResult<Channel> {
     let mut tx = db.write().await?;
+    let done = create_channel_in(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `create_channel` inside a write transaction.
+pub async fn create_channel_in(tx: &mut Tx, new: &ChannelDraft) -> StoreResult<Channel> {
     let at = now().timestamp_millis();
     let id: i64 = sql(
         "INSERT INTO channels (name, kind, settings, all_tiles, enabled, remind_every_s, created_at, \
@@ -155,11 +162,11 @@ pub async fn create_channel(db: &dyn Backend, new: &ChannelDraft) -> StoreResult
     .bind(new.enabled)
     .bind(new.remind_every_min.map(|m| i64::from(m) * 60))
     .bind(at)
-    .scalar(&mut tx)
+    .scalar(&mut *tx)
     .await
     .on_unique(|| name_clash(&new.name))?;
     set_targets(
-        &mut tx,
+        &mut *tx,
         "channel_targets",
         "channel_id",
         id,
@@ -167,14 +174,19 @@ pub async fn create_channel(db: &dyn Backend, new: &ChannelDraft) -> StoreResult
         &new.services,
     )
     .await?;
-    let created = read_channel(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(created)
+    read_channel(&mut *tx, id).await
 }
 
 /// Replaces a channel whole (the API merges a patch into the stored channel first).
 pub async fn update_channel(db: &dyn Backend, id: i64, new: &ChannelDraft) -> StoreResult<Channel> {
     let mut tx = db.write().await?;
+    let done = update_channel_in(&mut tx, id, new).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `update_channel` inside a write transaction.
+pub async fn update_channel_in(tx: &mut Tx, id: i64, new: &ChannelDraft) -> StoreResult<Channel> {
     let updated = sql(
         "UPDATE channels SET name = $2, kind = $3, settings = $4, all_tiles = $5, enabled = $6, \
          remind_every_s = $7, updated_at = $8 WHERE id = $1",
@@ -187,14 +199,14 @@ pub async fn update_channel(db: &dyn Backend, id: i64, new: &ChannelDraft) -> St
     .bind(new.enabled)
     .bind(new.remind_every_min.map(|m| i64::from(m) * 60))
     .bind(now().timestamp_millis())
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await
     .on_unique(|| name_clash(&new.name))?;
     if updated == 0 {
         return Err(StoreError::not_found("channel", id));
     }
     set_targets(
-        &mut tx,
+        &mut *tx,
         "channel_targets",
         "channel_id",
         id,
@@ -202,28 +214,32 @@ pub async fn update_channel(db: &dyn Backend, id: i64, new: &ChannelDraft) -> St
         &new.services,
     )
     .await?;
-    let channel = read_channel(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(channel)
+    read_channel(&mut *tx, id).await
 }
 
 /// Deletes a channel; its notifications stay in the log (without it), and undelivered ones fail.
 pub async fn delete_channel(db: &dyn Backend, id: i64) -> StoreResult<()> {
     let mut tx = db.write().await?;
+    delete_channel_in(&mut tx, id).await?;
+    tx.commit().await
+}
+
+/// `delete_channel` inside a write transaction.
+pub async fn delete_channel_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
     sql("UPDATE notifications SET status = 'failed', finished_at = $2, claimed_by = NULL, claimed_until = NULL \
          WHERE channel_id = $1 AND status = 'pending'")
     .bind(id)
     .bind(now().timestamp_millis())
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await?;
     let deleted = sql("DELETE FROM channels WHERE id = $1")
         .bind(id)
-        .execute(&mut tx)
+        .execute(&mut *tx)
         .await?;
     if deleted == 0 {
         return Err(StoreError::not_found("channel", id));
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Stores one notification of `alert` per enabled channel that hears its tile (or only for `channel`),

@@ -3,7 +3,7 @@
 use super::{
     StoreError, StoreResult,
     rules::{group_may_go, order_covers},
-    sql::{Backend, Lock, Tx, Violations, sql},
+    sql::{Backend, Dialect, Lock, Tx, Violations, sql},
 };
 use crate::model::{Group, GroupPatch, NewGroup, now};
 
@@ -30,17 +30,22 @@ pub async fn get(db: &dyn Backend, id: i64) -> StoreResult<Group> {
 
 pub async fn create(db: &dyn Backend, group: &NewGroup) -> StoreResult<Group> {
     let mut tx = db.write().await?;
-    db.dialect().lock(&mut tx, Lock::GroupOrder).await?;
-    let created = sql("INSERT INTO groups (name, position, created_at, updated_at) \
+    let created = create_in(&mut tx, db.dialect(), group).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Creates a group inside a write transaction.
+pub async fn create_in(tx: &mut Tx, dialect: &Dialect, group: &NewGroup) -> StoreResult<Group> {
+    dialect.lock(tx, Lock::GroupOrder).await?;
+    sql("INSERT INTO groups (name, position, created_at, updated_at) \
          VALUES ($1, (SELECT COALESCE(MAX(position) + 1, 0) FROM groups), $2, $2) \
          RETURNING id, name, position, created_at, updated_at")
     .bind(&group.name)
     .bind(now())
-    .fetch_one(&mut tx)
+    .fetch_one(tx)
     .await
-    .on_unique(|| name_clash(&group.name))?;
-    tx.commit().await?;
-    Ok(created)
+    .on_unique(|| name_clash(&group.name))
 }
 
 pub async fn update(db: &dyn Backend, id: i64, patch: &GroupPatch) -> StoreResult<Group> {
@@ -68,39 +73,50 @@ pub async fn exists(tx: &mut Tx, id: i64) -> StoreResult<bool> {
 
 pub async fn delete(db: &dyn Backend, id: i64, cascade: bool) -> StoreResult<()> {
     let mut tx = db.write().await?;
-    db.dialect().lock(&mut tx, Lock::Group(id)).await?;
-    if !exists(&mut tx, id).await? {
+    delete_in(&mut tx, db.dialect(), id, cascade).await?;
+    tx.commit().await
+}
+
+/// Deletes a group (and with `cascade` its tiles) inside a write transaction.
+pub async fn delete_in(tx: &mut Tx, dialect: &Dialect, id: i64, cascade: bool) -> StoreResult<()> {
+    dialect.lock(tx, Lock::Group(id)).await?;
+    if !exists(tx, id).await? {
         return Err(StoreError::not_found("group", id));
     }
     let tiles: i64 = sql("SELECT count(*) FROM services WHERE group_id = $1")
         .bind(id)
-        .scalar(&mut tx)
+        .scalar(&mut *tx)
         .await?;
     group_may_go(id, tiles, cascade)?;
     sql("DELETE FROM services WHERE group_id = $1")
         .bind(id)
-        .execute(&mut tx)
+        .execute(&mut *tx)
         .await?;
     sql("DELETE FROM groups WHERE id = $1")
         .bind(id)
-        .execute(&mut tx)
+        .execute(tx)
         .await?;
-    tx.commit().await
+    Ok(())
 }
 
 pub async fn reorder(db: &dyn Backend, ids: &[i64]) -> StoreResult<Vec<Group>> {
     let mut tx = db.write().await?;
-    db.dialect().lock(&mut tx, Lock::GroupOrder).await?;
-    let existing: Vec<(i64,)> = sql("SELECT id FROM groups").fetch_all(&mut tx).await?;
+    let groups = reorder_in(&mut tx, db.dialect(), ids).await?;
+    tx.commit().await?;
+    Ok(groups)
+}
+
+/// Puts the groups in this order inside a write transaction.
+pub async fn reorder_in(tx: &mut Tx, dialect: &Dialect, ids: &[i64]) -> StoreResult<Vec<Group>> {
+    dialect.lock(tx, Lock::GroupOrder).await?;
+    let existing: Vec<(i64,)> = sql("SELECT id FROM groups").fetch_all(&mut *tx).await?;
     let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
     order_covers(ids, &existing)?;
     let ids_json = serde_json::Value::from(ids).to_string();
-    sql(db.dialect().reorder_groups)
+    sql(dialect.reorder_groups)
         .bind(&ids_json)
         .bind(now())
-        .execute(&mut tx)
+        .execute(&mut *tx)
         .await?;
-    let groups = sql(ORDERED).fetch_all(&mut tx).await?;
-    tx.commit().await?;
-    Ok(groups)
+    Ok(sql(ORDERED).fetch_all(tx).await?)
 }

@@ -100,6 +100,13 @@ pub async fn get(db: &dyn Backend, id: i64) -> StoreResult<StoredMaintenance> {
 
 pub async fn create(db: &dyn Backend, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
     let mut tx = db.write().await?;
+    let done = create_in(&mut tx, draft).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `create` inside a write transaction.
+pub async fn create_in(tx: &mut Tx, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
     let at = now().timestamp_millis();
     let id: i64 = sql(
         "INSERT INTO maintenance_windows (title, starts_at, duration_s, rrule, timezone, all_tiles, \
@@ -112,10 +119,10 @@ pub async fn create(db: &dyn Backend, draft: &MaintenanceDraft) -> StoreResult<S
     .bind(&draft.timezone)
     .bind(draft.all_tiles)
     .bind(at)
-    .scalar(&mut tx)
+    .scalar(&mut *tx)
     .await?;
     set_targets(
-        &mut tx,
+        &mut *tx,
         "maintenance_targets",
         "window_id",
         id,
@@ -123,13 +130,18 @@ pub async fn create(db: &dyn Backend, draft: &MaintenanceDraft) -> StoreResult<S
         &draft.services,
     )
     .await?;
-    let created = read(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(created)
+    read(&mut *tx, id).await
 }
 
 pub async fn update(db: &dyn Backend, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
     let mut tx = db.write().await?;
+    let done = update_in(&mut tx, id, draft).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `update` inside a write transaction.
+pub async fn update_in(tx: &mut Tx, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
     let updated = sql(
         "UPDATE maintenance_windows SET title = $2, starts_at = $3, duration_s = $4, rrule = $5, \
          timezone = $6, all_tiles = $7, updated_at = $8 WHERE id = $1",
@@ -142,13 +154,13 @@ pub async fn update(db: &dyn Backend, id: i64, draft: &MaintenanceDraft) -> Stor
     .bind(&draft.timezone)
     .bind(draft.all_tiles)
     .bind(now().timestamp_millis())
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await?;
     if updated == 0 {
         return Err(StoreError::not_found("maintenance window", id));
     }
     set_targets(
-        &mut tx,
+        &mut *tx,
         "maintenance_targets",
         "window_id",
         id,
@@ -156,15 +168,20 @@ pub async fn update(db: &dyn Backend, id: i64, draft: &MaintenanceDraft) -> Stor
         &draft.services,
     )
     .await?;
-    let stored = read(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(stored)
+    read(&mut *tx, id).await
 }
 
 pub async fn delete(db: &dyn Backend, id: i64) -> StoreResult<()> {
+    let mut tx = db.write().await?;
+    delete_in(&mut tx, id).await?;
+    tx.commit().await
+}
+
+/// `delete` inside a write transaction.
+pub async fn delete_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
     let deleted = sql("DELETE FROM maintenance_windows WHERE id = $1")
         .bind(id)
-        .execute(db.writer()?)
+        .execute(&mut *tx)
         .await?;
     if deleted == 0 {
         return Err(StoreError::not_found("maintenance window", id));

@@ -23,6 +23,7 @@ mod alerts;
 mod groups;
 mod history;
 pub mod maintenance;
+mod manifest;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod public;
@@ -305,6 +306,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, i64, i64, i64, i64)>>;
     /// Notifications in the log by channel and status: `(channel_id, channel_name, status, count)`.
     async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>>;
+    /// Carries out a configuration plan's steps in one transaction: all of them, or none.
+    async fn apply_config(&self, ops: &[crate::manifest::Op]) -> StoreResult<()>;
 }
 
 /// One connection pool's use: `name` is `reader` or `writer` (SQLite) or `main` (PostgreSQL).
@@ -644,6 +647,9 @@ impl<B: Backend> Store for B {
         to_hour: i64,
     ) -> StoreResult<Vec<(i64, i64, i64, i64, i64)>> {
         public::uptime_windows(self, long_from, short_from, to_hour).await
+    }
+    async fn apply_config(&self, ops: &[crate::manifest::Op]) -> StoreResult<()> {
+        manifest::apply(self, ops).await
     }
     async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>> {
         public::notification_counts(self).await

@@ -157,7 +157,14 @@ async fn read_page(tx: &mut Tx, id: i64) -> StoreResult<StoredStatusPage> {
 
 pub async fn create_page(db: &dyn Backend, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage> {
     let mut tx = db.write().await?;
-    check_references(&mut tx, draft, 0).await?;
+    let done = create_page_in(&mut tx, draft).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `create_page` inside a write transaction.
+pub async fn create_page_in(tx: &mut Tx, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage> {
+    check_references(&mut *tx, draft, 0).await?;
     let sections = sections_json(draft)?;
     let id: i64 = sql(
         "INSERT INTO status_pages (slug, title, description, icon, footer, published, domain, show_links, \
@@ -173,11 +180,9 @@ pub async fn create_page(db: &dyn Backend, draft: &StatusPageDraft) -> StoreResu
     .bind(draft.show_links)
     .bind(&sections)
     .bind(now().timestamp_millis())
-    .scalar(&mut tx)
+    .scalar(&mut *tx)
     .await?;
-    let created = read_page(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(created)
+    read_page(&mut *tx, id).await
 }
 
 pub async fn update_page(
@@ -186,8 +191,15 @@ pub async fn update_page(
     draft: &StatusPageDraft,
 ) -> StoreResult<StoredStatusPage> {
     let mut tx = db.write().await?;
-    read_page(&mut tx, id).await?;
-    check_references(&mut tx, draft, id).await?;
+    let done = update_page_in(&mut tx, id, draft).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `update_page` inside a write transaction.
+pub async fn update_page_in(tx: &mut Tx, id: i64, draft: &StatusPageDraft) -> StoreResult<StoredStatusPage> {
+    read_page(&mut *tx, id).await?;
+    check_references(&mut *tx, draft, id).await?;
     let sections = sections_json(draft)?;
     sql(
         "UPDATE status_pages SET slug = $2, title = $3, description = $4, icon = $5, footer = $6, \
@@ -204,17 +216,22 @@ pub async fn update_page(
     .bind(draft.show_links)
     .bind(&sections)
     .bind(now().timestamp_millis())
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await?;
-    let updated = read_page(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(updated)
+    read_page(&mut *tx, id).await
 }
 
 pub async fn delete_page(db: &dyn Backend, id: i64) -> StoreResult<()> {
+    let mut tx = db.write().await?;
+    delete_page_in(&mut tx, id).await?;
+    tx.commit().await
+}
+
+/// `delete_page` inside a write transaction.
+pub async fn delete_page_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
     let deleted = sql("DELETE FROM status_pages WHERE id = $1")
         .bind(id)
-        .execute(db.writer()?)
+        .execute(&mut *tx)
         .await?;
     if deleted == 0 {
         return Err(StoreError::not_found("status page", id));

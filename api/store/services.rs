@@ -5,7 +5,7 @@ use super::{
     groups::exists as group_exists,
     rows::{self, ServiceRow, WatchedRow, select_services},
     rules::order_covers,
-    sql::{Backend, Lock, Tx, Violations, sql},
+    sql::{Backend, Dialect, Lock, Tx, Violations, sql},
 };
 use crate::model::{
     Check, CheckKind, NewService, Service, ServiceFilter, ServicePage, ServicePatch, ServiceState,
@@ -184,12 +184,19 @@ async fn write_tags(tx: &mut Tx, id: i64, tags: &[String]) -> StoreResult<()> {
 
 pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Service> {
     let mut tx = db.write().await?;
-    db.dialect().lock(&mut tx, Lock::Group(service.group_id)).await?;
-    if !group_exists(&mut tx, service.group_id).await? {
+    let created = create_in(&mut tx, db.dialect(), service).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Creates a tile inside a write transaction.
+pub async fn create_in(tx: &mut Tx, dialect: &Dialect, service: &NewService) -> StoreResult<Service> {
+    dialect.lock(tx, Lock::Group(service.group_id)).await?;
+    if !group_exists(tx, service.group_id).await? {
         return Err(no_such_group(service.group_id));
     }
     let check = with_push_token(service.check.as_ref(), None);
-    token_free(&mut tx, push_token(check.as_ref()), 0).await?;
+    token_free(tx, push_token(check.as_ref()), 0).await?;
     let id: i64 = sql(
         "INSERT INTO services (group_id, name, url, description, icon, check_spec, position, created_at, updated_at, \
          push_token, badges) \
@@ -206,25 +213,35 @@ pub async fn create(db: &dyn Backend, service: &NewService) -> StoreResult<Servi
     .bind(now())
     .bind(push_token(check.as_ref()))
     .bind(service.badges.unwrap_or(false))
-    .scalar(&mut tx)
+    .scalar(&mut *tx)
     .await
     .on_unique(|| name_clash(service.group_id, &service.name))?;
-    write_tags(&mut tx, id, service.tags.as_deref().unwrap_or_default()).await?;
-    let created = get_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(created)
+    write_tags(tx, id, service.tags.as_deref().unwrap_or_default()).await?;
+    get_in(tx, id).await
 }
 
 pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
     let mut tx = db.write().await?;
-    let current = get_in(&mut tx, id).await?;
+    let updated = update_in(&mut tx, db.dialect(), id, patch).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// Changes a tile inside a write transaction.
+pub async fn update_in(
+    tx: &mut Tx,
+    dialect: &Dialect,
+    id: i64,
+    patch: &ServicePatch,
+) -> StoreResult<Service> {
+    let current = get_in(tx, id).await?;
     let mut next = patch.merged_with(&current);
     next.check = with_push_token(next.check.as_ref(), current.check.as_ref());
-    token_free(&mut tx, push_token(next.check.as_ref()), id).await?;
+    token_free(tx, push_token(next.check.as_ref()), id).await?;
     let moves = next.group_id != current.group_id;
     if moves {
-        db.dialect().lock(&mut tx, Lock::Group(next.group_id)).await?;
-        if !group_exists(&mut tx, next.group_id).await? {
+        dialect.lock(tx, Lock::Group(next.group_id)).await?;
+        if !group_exists(tx, next.group_id).await? {
             return Err(no_such_group(next.group_id));
         }
     }
@@ -247,21 +264,26 @@ pub async fn update(db: &dyn Backend, id: i64, patch: &ServicePatch) -> StoreRes
     .bind(next.check_spec().as_deref())
     .bind(push_token(next.check.as_ref()))
     .bind(next.badges)
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await
     .on_unique(|| name_clash(next.group_id, &next.name))?;
     if let Some(tags) = &patch.tags {
-        write_tags(&mut tx, id, tags).await?;
+        write_tags(tx, id, tags).await?;
     }
-    let updated = get_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(updated)
+    get_in(tx, id).await
 }
 
 pub async fn delete(db: &dyn Backend, id: i64) -> StoreResult<()> {
+    let mut tx = db.write().await?;
+    delete_in(&mut tx, id).await?;
+    tx.commit().await
+}
+
+/// Deletes a tile inside a write transaction.
+pub async fn delete_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
     match sql("DELETE FROM services WHERE id = $1")
         .bind(id)
-        .execute(db.writer()?)
+        .execute(tx)
         .await?
     {
         0 => Err(StoreError::not_found("service", id)),
@@ -271,41 +293,59 @@ pub async fn delete(db: &dyn Backend, id: i64) -> StoreResult<()> {
 
 pub async fn reorder(db: &dyn Backend, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>> {
     let mut tx = db.write().await?;
-    db.dialect().lock(&mut tx, Lock::Group(group_id)).await?;
-    if !group_exists(&mut tx, group_id).await? {
+    let services = reorder_in(&mut tx, db.dialect(), group_id, ids).await?;
+    tx.commit().await?;
+    Ok(services)
+}
+
+/// Puts a group's tiles in this order inside a write transaction.
+pub async fn reorder_in(
+    tx: &mut Tx,
+    dialect: &Dialect,
+    group_id: i64,
+    ids: &[i64],
+) -> StoreResult<Vec<Service>> {
+    dialect.lock(tx, Lock::Group(group_id)).await?;
+    if !group_exists(tx, group_id).await? {
         return Err(StoreError::not_found("group", group_id));
     }
     let existing: Vec<(i64,)> = sql("SELECT id FROM services WHERE group_id = $1")
         .bind(group_id)
-        .fetch_all(&mut tx)
+        .fetch_all(&mut *tx)
         .await?;
     let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
     order_covers(ids, &existing)?;
     let ids_json = serde_json::Value::from(ids).to_string();
-    sql(db.dialect().reorder_services)
+    sql(dialect.reorder_services)
         .bind(&ids_json)
         .bind(now())
-        .execute(&mut tx)
+        .execute(&mut *tx)
         .await?;
     let rows: Vec<ServiceRow> = sql(select_services!(
         "WHERE s.group_id = $1 ORDER BY s.position, s.id"
     ))
     .bind(group_id)
-    .fetch_all(&mut tx)
+    .fetch_all(tx)
     .await?;
-    tx.commit().await?;
     rows::services(rows)
 }
 
 /// Pauses or resumes a tile's checks; pausing closes its open incident.
 pub async fn set_paused(db: &dyn Backend, id: i64, paused: bool) -> StoreResult<Service> {
     let mut tx = db.write().await?;
+    let service = set_paused_in(&mut tx, id, paused).await?;
+    tx.commit().await?;
+    Ok(service)
+}
+
+/// Pauses or resumes a tile inside a write transaction.
+pub async fn set_paused_in(tx: &mut Tx, id: i64, paused: bool) -> StoreResult<Service> {
     let at = now();
     let updated = sql("UPDATE services SET paused = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(paused)
         .bind(at)
-        .execute(&mut tx)
+        .execute(&mut *tx)
         .await?;
     if updated == 0 {
         return Err(StoreError::not_found("service", id));
@@ -321,18 +361,16 @@ pub async fn set_paused(db: &dyn Backend, id: i64, paused: bool) -> StoreResult<
     .bind(id)
     .bind(state.as_str())
     .bind(at)
-    .execute(&mut tx)
+    .execute(&mut *tx)
     .await?;
     if paused {
         sql("UPDATE incidents SET ended_at = $2 WHERE service_id = $1 AND ended_at IS NULL")
             .bind(id)
             .bind(at)
-            .execute(&mut tx)
+            .execute(&mut *tx)
             .await?;
     }
-    let service = get_in(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(service)
+    get_in(tx, id).await
 }
 
 /// Every tile the engine should check: with a check, not paused.
