@@ -34,6 +34,8 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document of the REST API and exit.
     Openapi,
+    /// Print the JSON Schema of the configuration document (`export`/`apply`) and exit.
+    ConfigSchema,
     /// Ask a running server's /healthz; exit 0 when it answers 200 (for container health checks).
     Healthcheck {
         /// Full URL to probe; defaults to /healthz on the --listen address.

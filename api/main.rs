@@ -31,6 +31,11 @@ fn main() -> ExitCode {
         println!("{}", homewatch::http::spec_json());
         return ExitCode::SUCCESS;
     }
+    if let Command::ConfigSchema = command {
+        let schema = homewatch::manifest::json_schema();
+        println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
     init_logging(cli.config.log.format, &cli.config.log.filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -43,7 +48,7 @@ fn main() -> ExitCode {
     let log_format = config.log.format;
     let result = runtime.block_on(async {
         match command {
-            Command::Serve | Command::Openapi => server::serve(&config).await,
+            Command::Serve | Command::Openapi | Command::ConfigSchema => server::serve(&config).await,
             Command::Migrate => server::migrate(&config).await,
             Command::Healthcheck { url } => server::healthcheck(&config, url).await,
             Command::User { action } => server::user(&config, action).await,

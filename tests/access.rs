@@ -191,6 +191,8 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("GET", "/posts/{id}", Rule::Read),
     ("PATCH", "/posts/{id}", Rule::Write),
     ("DELETE", "/posts/{id}", Rule::Write),
+    ("GET", "/config", Rule::Write),
+    ("POST", "/config/apply", Rule::Write),
     ("POST", "/posts/{id}/updates", Rule::Write),
     // A push URL's token is its credential: no login, a wrong token is 404.
     ("GET", "/push/{token}", Rule::Open),

@@ -32,6 +32,7 @@ pub mod dashboard;
 pub mod groups;
 pub mod health;
 pub mod json_body;
+pub mod manifest;
 pub mod monitoring;
 pub mod pages;
 pub mod problem;
@@ -80,6 +81,8 @@ pub enum ApiTags {
     StatusPages,
     /// Incident posts written by people, shown on the status pages that show their tiles.
     Posts,
+    /// Configuration as code: everything configured as one document, and applying one.
+    Config,
 }
 
 pub type Api = (
@@ -95,6 +98,7 @@ pub type Api = (
     push::PushApi,
     pages::StatusPagesApi,
     pages::PostsApi,
+    manifest::ConfigApi,
 );
 
 /// The typed API, without a store: enough to print or serve the spec.
@@ -113,6 +117,7 @@ pub fn api_service() -> OpenApiService<Api, ()> {
             push::PushApi,
             pages::StatusPagesApi,
             pages::PostsApi,
+            manifest::ConfigApi,
         ),
         "Homewatch",
         env!("CARGO_PKG_VERSION"),

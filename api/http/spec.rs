@@ -89,6 +89,8 @@ const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("updatePost", &[400, 401, 403, 404, 413, 415, 422, 503]),
     ("deletePost", &[401, 403, 404, 503]),
     ("addPostUpdate", &[400, 401, 403, 404, 413, 415, 422, 503]),
+    ("exportConfig", &[401, 403, 422, 503]),
+    ("applyConfig", &[400, 401, 403, 409, 413, 415, 422, 503]),
 ];
 
 /// The error statuses operation `operation_id` can answer (empty for an unknown operation).

@@ -36,7 +36,7 @@ pub mod load;
 pub const VERSION: u32 = 1;
 /// Where the JSON Schema of the format lives in the repository (editors fetch it from there).
 pub const SCHEMA_URL: &str =
-    "https://raw.githubusercontent.com/homewatch/homewatch/main/docs/homewatch-config.schema.json";
+    "https://raw.githubusercontent.com/homewatch/homewatch/main/homewatch-config.schema.json";
 /// Environment variables a document may reference: only these, so a file sent to the API cannot read the
 /// server's own settings (its database password, say).
 pub const SECRET_PREFIX: &str = "HOMEWATCH_SECRET_";
@@ -1378,7 +1378,7 @@ fn keyed<T: Serialize + PartialEq>(
 }
 
 /// The JSON Schema (2020-12) of the document, for editors (`# yaml-language-server: $schema=...`) and the
-/// committed `docs/homewatch-config.schema.json`.
+/// committed `homewatch-config.schema.json`.
 pub fn json_schema() -> Value {
     let mut registry = poem_openapi::registry::Registry::new();
     <Manifest as poem_openapi::types::Type>::register(&mut registry);
