@@ -707,3 +707,74 @@ fn backup_copies_a_running_sqlite_store() {
     assert_eq!(groups[0]["services"].as_array().unwrap().len(), 20);
     server.terminate();
 }
+
+#[test]
+fn export_and_apply_work_on_files_with_secret_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("homewatch.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\ngroups:\n  - name: Media\n    tiles:\n      - name: Sonarr\n        url: https://sonarr.lan\n        \
+         check:\n          kind: http\n          headers: {X-Api-Key: \"${HOMEWATCH_SECRET_SONARR}\"}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output = homewatch(dir.path())
+            .env("HOMEWATCH_SECRET_SONARR", "key-0123456789")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let path = file.to_str().unwrap();
+    let (code, out, err) = run(&["apply", "-f", path, "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("+ tile Media / Sonarr") && out.contains("dry run"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("key-0123456789"),
+        "a plan never shows a secret: {out}"
+    );
+    let (_, out, _) = run(&["export"]);
+    assert!(!out.contains("Sonarr"), "the dry run changed nothing: {out}");
+    let (code, out, err) = run(&["apply", "-f", path]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("applied in one transaction"), "{out}");
+    let (_, out, _) = run(&["apply", "-f", path]);
+    assert!(out.contains("nothing to change"), "{out}");
+
+    let (_, exported, _) = run(&["export"]);
+    assert!(
+        exported.starts_with("# yaml-language-server: $schema="),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("${HOMEWATCH_SECRET_TILE_MEDIA_SONARR_HEADER_X_API_KEY}"),
+        "{exported}"
+    );
+    assert!(!exported.contains("key-0123456789"));
+    let (_, clear, _) = run(&["export", "--include-secrets", "--format", "json"]);
+    let clear: serde_json::Value = serde_json::from_str(&clear).unwrap();
+    assert_eq!(
+        clear["groups"][0]["tiles"][0]["check"]["headers"]["X-Api-Key"],
+        "key-0123456789"
+    );
+
+    std::fs::write(
+        &file,
+        "version: 1\ngroups:\n  - name: Media\n    tiles:\n      - name: X\n        url: ftp://x\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["apply", "-f", path]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{path}:6: groups[0].tiles[0].url")),
+        "{err}"
+    );
+}

@@ -143,6 +143,7 @@ impl ConfigApi {
     /// plan, field by field, and carries it out in one transaction unless `dry_run`. Nothing is deleted unless
     /// `prune`. `${HOMEWATCH_SECRET_…}` references take the server's environment variables of those names.
     #[oai(path = "/config/apply", method = "post", operation_id = "applyConfig")]
+    #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
     async fn apply(
         &self,
         _caller: Writer,

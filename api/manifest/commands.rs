@@ -114,7 +114,7 @@ async fn plan_and_apply(
             .await
             .map_err(|err| StartError::Runtime(format!("nothing was changed: {err}")))?;
         println!(
-            "applied in one transaction; a running server picks the changes up on SIGHUP (kill -HUP) or restart"
+            "applied in one transaction; a running server picks the changes up when restarted (the API applies them live)"
         );
     }
     Ok(planned)

@@ -143,14 +143,17 @@ impl std::fmt::Display for TileRef {
     }
 }
 
-/// A notification channel; `settings` is what the API's channels hold (secrets as references).
+/// A notification channel.
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[oai(rename = "ConfigChannel")]
 pub struct ChannelSpec {
     /// Unique among channels (ignoring case).
     pub name: String,
-    pub settings: ChannelSettings,
+    /// The channel's `kind` and its fields, as the API's channels take them (`ChannelSettings`); secret fields
+    /// may be `${HOMEWATCH_SECRET_…}` references, which is why this schema does not hold them to their URL
+    /// patterns. Checked on apply.
+    pub settings: Value,
     /// Hears every tile, also tiles added later.
     #[serde(default, skip_serializing_if = "is_false")]
     #[oai(default)]
@@ -336,7 +339,7 @@ impl Current {
                 groups.sort();
                 ChannelSpec {
                     name: channel.name,
-                    settings: channel.settings,
+                    settings: settings_value(&channel.settings),
                     all_tiles: channel.all_tiles,
                     groups,
                     tiles: named_tiles(&channel.services),
@@ -411,6 +414,11 @@ impl Current {
         };
         Ok(Self { manifest })
     }
+}
+
+/// Channel settings as the document holds them.
+pub fn settings_value(settings: &ChannelSettings) -> Value {
+    serde_json::to_value(settings).unwrap_or_default()
 }
 
 fn tile_of(service: Service) -> TileSpec {
@@ -538,13 +546,16 @@ impl Manifest {
         }
         for channel in &mut self.channels {
             let channel_name = channel.name.clone();
-            channel.settings = channel.settings.with_secrets(|field| {
+            let Ok(settings) = serde_json::from_value::<ChannelSettings>(channel.settings.clone()) else {
+                continue;
+            };
+            channel.settings = settings_value(&settings.with_secrets(|field| {
                 let field = field.trim_start_matches("settings.");
                 let name = variable(&["CHANNEL", &channel_name, field]);
                 let text = reference(&name);
                 names.push(name);
                 text
-            });
+            }));
         }
         (self, names)
     }
@@ -629,9 +640,21 @@ pub fn check(manifest: Manifest) -> Result<Checked, Vec<FieldError>> {
     let mut seen = HashSet::new();
     for (c, channel) in manifest.channels.into_iter().enumerate() {
         let at = format!("channels[{c}]");
+        let settings: ChannelSettings = match serde_path_to_error::deserialize(channel.settings) {
+            Ok(settings) => settings,
+            Err(err) => {
+                let path = err.path().to_string();
+                let field = match path.as_str() {
+                    "." => format!("{at}.settings"),
+                    path => format!("{at}.settings.{path}"),
+                };
+                errors.push(FieldError::new(field, err.into_inner().to_string()));
+                continue;
+            }
+        };
         let new = NewChannel {
             name: channel.name,
-            settings: channel.settings,
+            settings,
             all_tiles: Some(channel.all_tiles),
             groups: None,
             services: None,
@@ -654,7 +677,7 @@ pub fn check(manifest: Manifest) -> Result<Checked, Vec<FieldError>> {
                 tiles.dedup();
                 channels.push(ChannelSpec {
                     name: draft.name,
-                    settings: draft.settings,
+                    settings: settings_value(&draft.settings),
                     all_tiles: draft.all_tiles,
                     groups,
                     tiles,
@@ -965,7 +988,10 @@ fn shown_tile(tile: &TileSpec) -> TileSpec {
 
 fn shown_channel(channel: &ChannelSpec) -> ChannelSpec {
     ChannelSpec {
-        settings: channel.settings.masked(),
+        settings: match serde_json::from_value::<ChannelSettings>(channel.settings.clone()) {
+            Ok(settings) => settings_value(&settings.masked()),
+            Err(_) => Value::Null,
+        },
         ..channel.clone()
     }
 }

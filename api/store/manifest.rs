@@ -90,7 +90,10 @@ async fn channel_draft(tx: &mut Tx, channel: &ChannelSpec) -> StoreResult<Channe
     services.sort_unstable();
     Ok(ChannelDraft {
         name: channel.name.clone(),
-        settings: channel.settings.clone(),
+        settings: serde_json::from_value(channel.settings.clone()).map_err(|err| StoreError::Invalid {
+            field: "settings",
+            message: format!("channel `{}`: {err}", channel.name),
+        })?,
         all_tiles: channel.all_tiles,
         groups,
         services,
