@@ -85,6 +85,19 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Copy everything (configuration, accounts, tokens, history, notifications) from one store to another,
+    /// such as from SQLite to PostgreSQL and back; a server may keep running on the source meanwhile.
+    Copy {
+        /// The source, such as sqlite://data/homewatch.db.
+        #[arg(long)]
+        from: String,
+        /// The target, such as postgres://homewatch:PASSWORD@db:5432/homewatch (migrated first).
+        #[arg(long)]
+        to: String,
+        /// Copy into a target that holds data already (an interrupted copy's, say), replacing it.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage users from the command line (for the first admin, or to recover a lost password).
     User {
         #[command(subcommand)]
@@ -187,6 +200,11 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub database_url: DatabaseUrl,
+
+    /// A configuration document (what `homewatch export` writes) applied at start and again on SIGHUP: the
+    /// tiles it names are marked managed, and managed tiles it no longer names are deleted.
+    #[arg(long = "config-file", global = true, env = "HOMEWATCH_CONFIG")]
+    pub config_file: Option<PathBuf>,
 
     /// How long start-up keeps retrying an unreachable database before giving up.
     #[arg(long, global = true, env = "HOMEWATCH_DB_CONNECT_TIMEOUT", default_value_t = Span::secs(30))]

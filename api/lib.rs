@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod config;
+pub mod copy;
 pub mod http;
 pub mod manifest;
 pub mod metrics;

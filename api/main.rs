@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             Command::Healthcheck { url } => server::healthcheck(&config, url).await,
             Command::User { action } => server::user(&config, action).await,
             Command::Backup { file } => server::backup(&config, &file).await,
+            Command::Copy { from, to, force } => homewatch::copy::run(&config, &from, &to, force).await,
             Command::Export {
                 format,
                 include_secrets,

@@ -229,6 +229,12 @@ pub async fn start_access(
 /// `homewatch serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: &Config) -> Result<(), StartError> {
     let store = open_store(config).await?;
+    if let Some(path) = &config.store.config_file {
+        let summary = crate::manifest::commands::apply_config_file(store.as_ref(), path)
+            .await
+            .map_err(|err| StartError::Config(format!("HOMEWATCH_CONFIG: {err}")))?;
+        tracing::info!("applied HOMEWATCH_CONFIG {summary}; send SIGHUP to apply it again");
+    }
     let access = start_access(store.clone(), config.access.access(), config.access.admin()).await?;
     let prober = config.engine.prober().map_err(StartError::Runtime)?;
     let engine_config = EngineConfig {
@@ -248,6 +254,9 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
     .map_err(StartError::Runtime)?;
     let app = http::app(store.clone(), engine.clone(), access, &http_options(config))
         .map_err(StartError::Config)?;
+    if let Some(path) = config.store.config_file.clone() {
+        reapply_on_hangup(store.clone(), engine.clone(), path);
+    }
     // At the signal the event streams end first, so that shutdown need not wait out their grace period.
     let closing = engine.clone();
     let signal = async move {
@@ -274,6 +283,30 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
     dispatcher.stop().await;
     store.close().await;
     result.map_err(|err| StartError::Runtime(format!("server stopped: {err}")))
+}
+
+/// Applies the `HOMEWATCH_CONFIG` file again at each SIGHUP; a file with problems changes nothing and says why.
+fn reapply_on_hangup(store: Arc<dyn Store>, engine: Engine, path: std::path::PathBuf) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; HOMEWATCH_CONFIG is applied at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match crate::manifest::commands::apply_config_file(store.as_ref(), &path).await {
+                Ok(summary) => {
+                    tracing::info!("SIGHUP: applied HOMEWATCH_CONFIG {summary}");
+                    engine.reload_all();
+                    engine.reload_maintenance();
+                }
+                Err(err) => tracing::error!("SIGHUP: HOMEWATCH_CONFIG not applied, nothing changed: {err}"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (store, engine, path);
 }
 
 /// `homewatch migrate`.

@@ -778,3 +778,104 @@ fn export_and_apply_work_on_files_with_secret_references() {
         "{err}"
     );
 }
+
+#[test]
+fn homewatch_config_is_applied_at_start_and_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("homewatch.yaml");
+    let tiles = |names: &[&str]| {
+        let mut text = String::from("version: 1\ngroups:\n  - name: Lab\n    tiles:\n");
+        for name in names {
+            text.push_str(&format!(
+                "      - {{name: {name}, url: \"https://{name}.lan\"}}\n"
+            ));
+        }
+        text
+    };
+    std::fs::write(&file, tiles(&["alpha", "beta"])).unwrap();
+    let mut command = homewatch(dir.path());
+    command
+        .env("HOMEWATCH_CONFIG", &file)
+        .env("HOMEWATCH_ADMIN_USER", "ops")
+        .env("HOMEWATCH_ADMIN_PASSWORD", "env-password-123");
+    let mut server = Server::start(command);
+    server.wait_for("applied HOMEWATCH_CONFIG");
+    let base = server.base_url();
+    let (_, headers, _) = send(
+        "POST",
+        &format!("{base}/api/v1/auth/login"),
+        Some(serde_json::json!({ "username": "ops", "password": "env-password-123" })),
+        &[],
+    );
+    let cookie = session_from(&headers);
+    let auth = [("cookie", cookie.as_str()), ("origin", base.as_str())];
+    let tiles_now = || -> Vec<(String, bool)> {
+        let (status, _, text) = send("GET", &format!("{base}/api/v1/services"), None, &auth);
+        assert_eq!(status, 200, "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut tiles: Vec<(String, bool)> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["managed"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        tiles.sort();
+        tiles
+    };
+    assert_eq!(tiles_now(), [("alpha".into(), true), ("beta".into(), true)]);
+    // A tile made in the page is the user's: the file never deletes it.
+    let (_, _, groups) = send("GET", &format!("{base}/api/v1/groups"), None, &auth);
+    let group_id = serde_json::from_str::<serde_json::Value>(&groups).unwrap()[0]["id"].clone();
+    let (status, _, text) = send(
+        "POST",
+        &format!("{base}/api/v1/services"),
+        Some(serde_json::json!({ "group_id": group_id, "name": "mine", "url": "https://mine.lan" })),
+        &auth,
+    );
+    assert_eq!(status, 201, "{text}");
+
+    let hangup = |server: &Server| {
+        let sent = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    std::fs::write(&file, tiles(&["alpha", "gamma"])).unwrap();
+    hangup(&server);
+    let line = server.wait_for("SIGHUP: applied HOMEWATCH_CONFIG");
+    assert!(line.contains("1 created") && line.contains("1 deleted"), "{line}");
+    assert_eq!(
+        tiles_now(),
+        [
+            ("alpha".into(), true),
+            ("gamma".into(), true),
+            ("mine".into(), false)
+        ]
+    );
+
+    // A broken file changes nothing and says where.
+    std::fs::write(
+        &file,
+        "version: 1\ngroups:\n  - name: Lab\n    tiles:\n      - {name: delta, url: nope}\n",
+    )
+    .unwrap();
+    hangup(&server);
+    let line = server.wait_for("HOMEWATCH_CONFIG not applied");
+    assert!(line.contains(":5: groups[0].tiles[0].url"), "{line}");
+    assert_eq!(tiles_now().len(), 3);
+    assert!(server.terminate().success());
+
+    // At start, a broken file stops the server with the same words.
+    let output = homewatch(dir.path())
+        .env("HOMEWATCH_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("groups[0].tiles[0].url"));
+}

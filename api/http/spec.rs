@@ -452,6 +452,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         position: 0,
         check,
         badges: false,
+        managed: false,
         status: ServiceStatus {
             state: ServiceState::Up,
             since: Some(at),

@@ -164,3 +164,32 @@ pub async fn import(
     store.close().await;
     done.map(|_| ())
 }
+
+/// Applies the `HOMEWATCH_CONFIG` file: its tiles become the managed ones, managed tiles it no longer names
+/// are deleted, nothing else is. Answers a one-line summary, or every problem (nothing changed then).
+pub async fn apply_config_file(store: &dyn Store, path: &Path) -> Result<String, String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {name}: {err}"))?;
+    let joined = |list: Vec<load::Problem>| {
+        list.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let (checked, located) = load::load(&text, &name, &load::process_env).map_err(joined)?;
+    let current = Current::read(store).await.map_err(|err| err.to_string())?;
+    let planned = super::plan_managed(&checked, &current)
+        .map_err(|errors| joined(load::locate(&located, &name, errors)))?;
+    if !planned.is_empty() {
+        store
+            .apply_config(&planned.ops())
+            .await
+            .map_err(|err| format!("{name}: nothing was changed: {err}"))?;
+    }
+    Ok(format!(
+        "{name}: {} created, {} changed, {} deleted",
+        planned.count(super::Action::Create),
+        planned.count(super::Action::Change),
+        planned.count(super::Action::Delete)
+    ))
+}

@@ -282,6 +282,8 @@ pub async fn export(store: &dyn Store) -> StoreResult<Manifest> {
 pub struct Current {
     /// Checks in their stored (normalised) form, push tokens included.
     pub manifest: Manifest,
+    /// The tiles a configuration file manages, as lower-case `(group, tile)`.
+    pub managed: HashSet<(String, String)>,
 }
 
 impl Current {
@@ -316,7 +318,13 @@ impl Current {
             })
             .collect();
         let mut by_group: HashMap<i64, Vec<TileSpec>> = HashMap::new();
+        let mut managed = HashSet::new();
         for service in services {
+            if service.managed
+                && let Some(group) = group_names.get(&service.group_id)
+            {
+                managed.insert((group.to_lowercase(), service.name.to_lowercase()));
+            }
             by_group
                 .entry(service.group_id)
                 .or_default()
@@ -412,7 +420,7 @@ impl Current {
             maintenance,
             status_pages,
         };
-        Ok(Self { manifest })
+        Ok(Self { manifest, managed })
     }
 }
 
@@ -894,6 +902,8 @@ pub enum Op {
         page: PageSpec,
     },
     DeletePage(String),
+    /// These tiles, and only these, are managed by the configuration file.
+    SetManaged(Vec<TileRef>),
 }
 
 /// The plan: every change, in the order the store makes them.
@@ -1010,8 +1020,32 @@ fn planned(action: Action, kind: &str, key: String, fields: Vec<FieldChange>, op
 /// (groups and tiles named by channels, windows and pages) must exist in the document or, without `prune`,
 /// in the store.
 pub fn plan(desired: &Checked, current: &Current, prune: bool) -> Result<Plan, Vec<FieldError>> {
-    let desired = &desired.0;
-    let current = &current.manifest;
+    plan_with(
+        desired,
+        current,
+        if prune { Prune::Everything } else { Prune::Nothing },
+    )
+}
+
+/// What a plan deletes that the document does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    Nothing,
+    Everything,
+    /// Only tiles a configuration file manages (`HOMEWATCH_CONFIG`); the document's tiles become the managed ones.
+    Managed,
+}
+
+/// The plan for `HOMEWATCH_CONFIG`: nothing is deleted but managed tiles the file no longer names, and the
+/// file's tiles are marked managed.
+pub fn plan_managed(desired: &Checked, current: &Current) -> Result<Plan, Vec<FieldError>> {
+    plan_with(desired, current, Prune::Managed)
+}
+
+fn plan_with(checked: &Checked, current_state: &Current, mode: Prune) -> Result<Plan, Vec<FieldError>> {
+    let prune = mode == Prune::Everything;
+    let desired = &checked.0;
+    let current = &current_state.manifest;
     let mut changes = Vec::new();
     let lower = |s: &str| s.to_lowercase();
 
@@ -1136,11 +1170,12 @@ pub fn plan(desired: &Checked, current: &Current, prune: bool) -> Result<Plan, V
             }
         }
     }
-    if prune {
+    if prune || mode == Prune::Managed {
         for group in &current.groups {
             for tile in &group.tiles {
                 let key = (lower(&group.name), lower(&tile.name));
-                if !desired_keys.contains(&key) && !moved.contains(&key) {
+                let prunable = prune || current_state.managed.contains(&key);
+                if prunable && !desired_keys.contains(&key) && !moved.contains(&key) {
                     changes.push(planned(
                         Action::Delete,
                         "tile",
@@ -1332,6 +1367,28 @@ pub fn plan(desired: &Checked, current: &Current, prune: bool) -> Result<Plan, V
         },
         Op::DeletePage,
     );
+    if mode == Prune::Managed {
+        let named: Vec<TileRef> = desired
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.tiles.iter().map(|t| TileRef {
+                    group: g.name.clone(),
+                    tile: t.name.clone(),
+                })
+            })
+            .collect();
+        let keys: HashSet<(String, String)> = named.iter().map(TileRef::key).collect();
+        if keys != current_state.managed {
+            changes.push(planned(
+                Action::Change,
+                "managed",
+                "tiles kept by the configuration file".into(),
+                Vec::new(),
+                Op::SetManaged(named),
+            ));
+        }
+    }
     Ok(Plan { changes })
 }
 

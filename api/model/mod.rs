@@ -74,6 +74,9 @@ pub struct Service {
     pub status: ServiceStatus,
     /// Its badges (`/badge/{id}/...`) are public, even when no published status page shows it.
     pub badges: bool,
+    /// Kept by the configuration file the server applies (`HOMEWATCH_CONFIG`): edits made here are undone
+    /// the next time the file is applied (read-only).
+    pub managed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

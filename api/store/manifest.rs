@@ -259,6 +259,20 @@ async fn run(tx: &mut Tx, dialect: &Dialect, op: &Op) -> StoreResult<()> {
             let draft = page_draft(tx, page).await?;
             public::update_page_in(tx, id, &draft).await?;
         }
+        Op::SetManaged(tiles) => {
+            sql("UPDATE services SET managed = $1 WHERE managed")
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+            for tile in tiles {
+                let id = tile_id(tx, tile).await?;
+                sql("UPDATE services SET managed = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(true)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         Op::DeletePage(slug) => {
             let id = id_by(tx, "status_pages", "slug", slug).await?;
             public::delete_page_in(tx, id).await?;

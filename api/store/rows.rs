@@ -15,7 +15,7 @@ macro_rules! select_services {
         concat!(
             "SELECT s.id, s.group_id, s.name, s.url, s.description, s.icon, s.position, s.created_at, \
              s.updated_at, s.tags, s.check_spec, st.state, st.since, st.last_checked_at, st.last_latency_ms, \
-             st.last_error, st.cert_expires_at, st.cert_issuer, st.cert_subject, s.badges \
+             st.last_error, st.cert_expires_at, st.cert_issuer, st.cert_subject, s.badges, s.managed \
              FROM services s LEFT JOIN service_status st ON st.service_id = s.id ",
             $rest
         )
@@ -46,6 +46,7 @@ pub struct ServiceRow {
     cert_issuer: Option<String>,
     cert_subject: Option<String>,
     badges: bool,
+    managed: bool,
 }
 
 /// The certificate columns of a status, read at `now`.
@@ -104,6 +105,7 @@ impl TryFrom<ServiceRow> for Service {
             icon: row.icon,
             position: row.position,
             badges: row.badges,
+            managed: row.managed,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -361,7 +361,13 @@ export async function tileForm({ service = null, groups, groupId = null }) {
     : null;
   const badges = field("badges", "Public badges (/badge/…/status.svg, uptime.svg, latency.svg)", checkbox(service?.badges ?? false),
     { hint: "Anyone may show this tile's state, uptime and latency (never its URL). Tiles on a published status page have them anyway." });
-  const form = el("form", { class: "tile-form" },
+  // A tile kept by the server's configuration file: say so before anyone edits it.
+  const managed = service?.managed
+    ? el("p", { class: "managed-note", role: "note" },
+      "This tile is kept by the server's configuration file (HOMEWATCH_CONFIG): changes made here are undone ",
+      "the next time the file is applied. Change the file instead.")
+    : null;
+  const form = el("form", { class: "tile-form" }, managed,
     el("div", { class: "form-grid" }, name, group, newGroup, url, description, icon, tags), monitoring, notify, badges);
 
   /** After the tile is saved: add it to, or take it from, the channels whose box changed. */
