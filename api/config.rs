@@ -112,8 +112,9 @@ pub enum ExportFormat {
     Json,
 }
 
-/// Which tool `homewatch import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which tool an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, poem_openapi::Enum)]
+#[oai(rename_all = "kebab-case")]
 pub enum ImportSource {
     /// Homepage's services.yaml.
     Homepage,

@@ -193,6 +193,7 @@ const TABLE: &[(&str, &str, Rule)] = &[
     ("DELETE", "/posts/{id}", Rule::Write),
     ("GET", "/config", Rule::Write),
     ("POST", "/config/apply", Rule::Write),
+    ("POST", "/config/import", Rule::Write),
     ("POST", "/posts/{id}/updates", Rule::Write),
     // A push URL's token is its credential: no login, a wrong token is 404.
     ("GET", "/push/{token}", Rule::Open),

@@ -13,6 +13,7 @@ use poem_openapi::{
 
 use super::{StoreData, TilesData, pages::FacesData, problem::ApiError, security::Writer};
 use crate::{
+    config::ImportSource,
     manifest::{self, Action, Current, Manifest, PlannedChange, load},
     model::FieldError,
 };
@@ -27,6 +28,75 @@ pub struct ConfigPlan {
     pub deleted: u32,
     /// Each object created, changed (with its fields) or deleted, in the order they are made.
     pub changes: Vec<PlannedChange>,
+}
+
+/// Something an import left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ImportSkipped {
+    /// The service, endpoint or monitor, with its group.
+    pub item: String,
+    /// A field, or the whole item.
+    pub what: String,
+    pub why: String,
+}
+
+/// What an import read, what it could not map, and the plan (carried out unless `dry_run`).
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct ImportResult {
+    pub groups: u32,
+    pub tiles: u32,
+    /// Everything that was not imported, with why.
+    pub skipped: Vec<ImportSkipped>,
+    pub plan: ConfigPlan,
+}
+
+/// Another tool's file as uploaded: any media type, at most 8 MiB.
+pub struct UploadBody {
+    bytes: Vec<u8>,
+}
+
+impl<'a> ApiExtractor<'a> for UploadBody {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(_registry: &mut Registry) {}
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: Some(
+                "The file as it is: Homepage's services.yaml, Gatus' config.yaml, Uptime Kuma's kuma.db or its JSON backup.",
+            ),
+            content: vec![MetaMediaType {
+                content_type: "application/octet-stream",
+                schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary"))),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        _request: &'a Request,
+        body: &mut RequestBody,
+        _options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let bytes = body
+            .take()?
+            .into_bytes_limit(load::MAX_BYTES)
+            .await
+            .map_err(|err| match err {
+                ReadBodyError::PayloadTooLarge => {
+                    ApiError::too_large(format!("the file is larger than {} bytes", load::MAX_BYTES))
+                }
+                other => ApiError::bad_request(format!("could not read the request body: {other}")),
+            })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request("the body is empty: send the file to import").into());
+        }
+        Ok(Self {
+            bytes: bytes.to_vec(),
+        })
+    }
 }
 
 /// A document in the request body: JSON (`application/json`) or YAML (`application/yaml`).
@@ -114,6 +184,17 @@ fn problems(list: Vec<load::Problem>) -> ApiError {
     )
 }
 
+fn answer(plan: manifest::Plan, applied: bool) -> ConfigPlan {
+    let count = |action| u32::try_from(plan.count(action)).unwrap_or(u32::MAX);
+    ConfigPlan {
+        applied,
+        created: count(Action::Create),
+        changed: count(Action::Change),
+        deleted: count(Action::Delete),
+        changes: plan.changes,
+    }
+}
+
 pub struct ConfigApi;
 
 #[OpenApi(tag = "super::ApiTags::Config")]
@@ -167,13 +248,54 @@ impl ConfigApi {
             tiles.engine().reload_maintenance();
             faces.changed();
         }
-        let count = |action| u32::try_from(plan.count(action)).unwrap_or(u32::MAX);
-        Ok(Json(ConfigPlan {
-            applied: apply,
-            created: count(Action::Create),
-            changed: count(Action::Change),
-            deleted: count(Action::Delete),
-            changes: plan.changes,
+        Ok(Json(answer(plan, apply)))
+    }
+
+    /// Imports another tool's configuration (Homepage's services.yaml, Gatus' config.yaml, Uptime Kuma's
+    /// kuma.db or JSON backup): answers what it read, what it could not map and why, and the plan, which it
+    /// carries out unless `dry_run`. Nothing is ever deleted, and importing again adds nothing twice.
+    #[oai(path = "/config/import", method = "post", operation_id = "importConfig")]
+    #[allow(clippy::too_many_arguments)] // each query parameter is an argument: that is how the spec is made
+    async fn import(
+        &self,
+        _caller: Writer,
+        store: StoreData<'_>,
+        tiles: TilesData<'_>,
+        faces: FacesData<'_>,
+        /// The tool the file comes from.
+        from: Query<ImportSource>,
+        /// Only plan; change nothing (default false).
+        dry_run: Query<Option<bool>>,
+        body: UploadBody,
+    ) -> Result<Json<ImportResult>, ApiError> {
+        let imported = manifest::import::read_bytes(from.0, &body.bytes, "the file")
+            .await
+            .map_err(|message| ApiError::invalid(vec![FieldError::new("(body)", message)]))?;
+        let groups = u32::try_from(imported.manifest.groups.len()).unwrap_or(u32::MAX);
+        let tile_count: usize = imported.manifest.groups.iter().map(|g| g.tiles.len()).sum();
+        let skipped = imported
+            .report
+            .iter()
+            .map(|s| ImportSkipped {
+                item: s.item.clone(),
+                what: s.what.clone(),
+                why: s.why.clone(),
+            })
+            .collect();
+        let checked = manifest::check(imported.manifest).map_err(ApiError::invalid)?;
+        let current = Current::read(store.0.as_ref()).await?;
+        let plan = manifest::plan(&checked, &current, false).map_err(ApiError::invalid)?;
+        let apply = !dry_run.0.unwrap_or(false) && !plan.is_empty();
+        if apply {
+            store.0.apply_config(&plan.ops()).await?;
+            tiles.engine().reload_all();
+            faces.changed();
+        }
+        Ok(Json(ImportResult {
+            groups,
+            tiles: u32::try_from(tile_count).unwrap_or(u32::MAX),
+            skipped,
+            plan: answer(plan, apply),
         }))
     }
 }

@@ -91,6 +91,7 @@ const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("addPostUpdate", &[400, 401, 403, 404, 413, 415, 422, 503]),
     ("exportConfig", &[401, 403, 422, 503]),
     ("applyConfig", &[400, 401, 403, 409, 413, 415, 422, 503]),
+    ("importConfig", &[400, 401, 403, 409, 413, 422, 503]),
 ];
 
 /// The error statuses operation `operation_id` can answer (empty for an unknown operation).

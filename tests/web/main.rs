@@ -689,7 +689,8 @@ async fn the_page_says_when_the_server_is_unreachable_and_recovers() {
     let db = app.stop().await;
     // At shutdown the stream ends first (the page may then say it is polling), then nothing answers.
     page.wait_for(
-        "document.querySelector('#banner')?.dataset.kind === 'error'",
+        "document.querySelector('#banner')?.dataset.kind === 'error' && \
+         document.querySelector('#banner').textContent.includes('Cannot reach the Homewatch server')",
         "the page to say the server cannot be reached",
     )
     .await;
@@ -1599,4 +1600,69 @@ async fn a_status_page_is_made_in_the_page_reads_without_javascript_and_updates_
     let errors = visitor.errors();
     assert!(errors.is_empty(), "no script errors: {errors:?}");
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tools_file_is_imported_from_the_page_after_its_plan() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let page = signed_in(&app, &browser, "/import", Screen::DESKTOP).await;
+    page.wait_visible("#import-preview").await;
+    let homepage = "- Media:\n    - Jellyfin:\n        href: http://jellyfin.lan:8096\n        icon: jellyfin.png\n        \
+                    siteMonitor: http://jellyfin.lan:8096\n        widget: {type: jellyfin, key: k3y}\n    - Downloads:\n        \
+                    - Sonarr: {href: \"https://sonarr.lan\"}\n";
+    page.eval::<Value>(&format!(
+        "(() => {{ document.querySelector('.import-form [data-field=\"text\"] textarea').value = {}; return null; }})()",
+        serde_json::to_string(homepage).unwrap()
+    ))
+    .await;
+    page.click("#import-preview").await;
+    page.wait_visible("#import-plan li[data-key=\"Media / Jellyfin\"]")
+        .await;
+    let plan = page.text("#import-plan").await;
+    assert!(
+        plan.contains("+ tile") && plan.contains("Media / Downloads / Sonarr"),
+        "{plan}"
+    );
+    let skipped = page.text("#import-skipped").await;
+    assert!(
+        skipped.contains("Media / Jellyfin") && skipped.contains("widget"),
+        "{skipped}"
+    );
+    assert!(!skipped.contains("k3y"), "{skipped}");
+    assert_eq!(
+        app.get("/api/v1/services").await.body["items"],
+        json!([]),
+        "the plan changed nothing"
+    );
+    page.screenshot("import-plan").await;
+
+    page.click("#import-apply").await;
+    page.wait_for(
+        "document.querySelector('#import-plan h2')?.textContent === 'Imported'",
+        "the import to land",
+    )
+    .await;
+    let dashboard = app.get("/api/v1/dashboard").await;
+    let groups: Vec<&str> = dashboard.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["Media", "Media / Downloads"]);
+    assert_eq!(
+        dashboard.body["groups"][0]["services"][0]["check"]["kind"],
+        "http"
+    );
+
+    // The same file again: nothing to do.
+    page.click("#import-preview").await;
+    page.wait_for(
+        "document.querySelector('#import-plan')?.textContent.includes('nothing to change')",
+        "an empty plan",
+    )
+    .await;
+    assert_eq!(page.count("#import-apply").await, 0);
 }

@@ -31,12 +31,12 @@ const UNREACHABLE =
  * @param {string} path under /api/v1, such as `/groups`
  * @param {unknown} [body] sent as JSON
  */
-export async function request(method, path, body) {
+export async function request(method, path, body, contentType = "application/json") {
   // The custom header tells the server this comes from Homewatch's own page (a cross-site form cannot send it).
   const init = { method, headers: { Accept: "application/json", "X-Homewatch-Request": "1" } };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = contentType;
+    init.body = contentType === "application/json" ? JSON.stringify(body) : body;
   }
   let response;
   try {
@@ -67,6 +67,9 @@ export async function request(method, path, body) {
   }
   return parsed;
 }
+
+/** POSTs raw bytes (an uploaded file) and returns the parsed JSON answer. */
+export const upload = (path, bytes) => request("POST", path, bytes, "application/octet-stream");
 
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body ?? {});

@@ -10,7 +10,8 @@ import { startLive } from "./live.js";
 import { currentView, interceptLinks, navigate, render, route, setGuard } from "./router.js";
 import { mountService } from "./service.js";
 import { mountStatusPages } from "./statuspages.js";
-import { authState, canRead, currentUser, forgetUser, loadSession, onSessionChange, signOut } from "./session.js";
+import { mountImport } from "./importer.js";
+import { authState, canEdit, canRead, currentUser, forgetUser, loadSession, onSessionChange, signOut } from "./session.js";
 
 const THEME_KEY = "homewatch.theme";
 const THEMES = ["system", "light", "dark"];
@@ -23,6 +24,7 @@ route(/^\/settings\/?$/, mountSettings);
 route(/^\/alerts\/?$/, mountAlerts);
 route(/^\/maintenance\/?$/, mountMaintenance);
 route(/^\/status-pages\/?$/, mountStatusPages);
+route(/^\/import\/?$/, mountImport);
 
 /** Setup first while nobody can sign in; then sign-in for pages that need a user. */
 setGuard((path) => {
@@ -94,6 +96,7 @@ function renderAccountMenu() {
       el("a", { href: "/alerts", "data-link": "", class: "nav-link", id: "nav-alerts" }, "Alerts"),
       el("a", { href: "/maintenance", "data-link": "", class: "nav-link", id: "nav-maintenance" }, "Maintenance"),
       el("a", { href: "/status-pages", "data-link": "", class: "nav-link", id: "nav-status-pages" }, "Status pages"),
+      ...(canEdit() ? [el("a", { href: "/import", "data-link": "", class: "nav-link", id: "nav-import" }, "Import")] : []),
       el("a", { href: "/settings", "data-link": "", class: "account-link", title: "Settings: password, API tokens" +
         (user.role === "admin" ? ", users" : "") },
         el("span", { class: "account-user" }, user.username),

@@ -200,14 +200,24 @@ function live() {
   return isLeader() ? streamUp : Date.now() - leaderHeardAt <= LEADER_SILENT_MS && !pollTimer;
 }
 
+// Refreshes may overlap (the stream's error starts one while another is in flight); only the newest one that
+// has finished may set the mode, so a late answer to an older request never hides that the server is gone.
+let refreshStarted = 0;
+let refreshShown = 0;
+
 async function refresh() {
   if (!poller) return;
+  const mine = ++refreshStarted;
+  let reached = true;
   try {
     await poller();
-    setMode(live() ? "live" : "polling");
   } catch {
-    if (!live()) setMode("offline");
+    reached = false;
   }
+  if (mine < refreshShown) return;
+  refreshShown = mine;
+  if (reached) setMode(live() ? "live" : "polling");
+  else if (!live()) setMode("offline");
 }
 
 function setMode(next) {

@@ -113,6 +113,26 @@ pub async fn read(from: ImportSource, file: &Path) -> Result<Imported, String> {
     }
 }
 
+/// Reads an uploaded file (`name` only names it in messages): text for Homepage and Gatus; for Uptime Kuma
+/// its database (kept in a private temporary file while it is read) or its JSON backup.
+pub async fn read_bytes(from: ImportSource, bytes: &[u8], name: &str) -> Result<Imported, String> {
+    let text = || String::from_utf8(bytes.to_vec()).map_err(|_| format!("{name} is not UTF-8 text"));
+    match from {
+        ImportSource::Homepage => homepage::read(&text()?, name),
+        ImportSource::Gatus => gatus::read(&text()?, name),
+        ImportSource::UptimeKuma => {
+            let mut random = [0_u8; 12];
+            getrandom::fill(&mut random).map_err(|err| err.to_string())?;
+            let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            let path = std::env::temp_dir().join(format!("homewatch-import-{suffix}"));
+            std::fs::write(&path, bytes).map_err(|err| format!("cannot keep the upload: {err}"))?;
+            let imported = kuma::read(&path).await;
+            let _ = std::fs::remove_file(&path);
+            imported.map_err(|err| err.replace(&path.display().to_string(), name))
+        }
+    }
+}
+
 fn read_text(file: &Path) -> Result<String, String> {
     std::fs::read_to_string(file).map_err(|err| format!("cannot read {}: {err}", file.display()))
 }
