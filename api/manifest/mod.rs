@@ -1205,53 +1205,38 @@ fn plan_with(checked: &Checked, current_state: &Current, mode: Prune) -> Result<
         }
     }
 
-    // Orders: the document's order first; what it leaves unnamed (kept without prune) after, as it was.
-    let mut group_order: Vec<String> = desired.groups.iter().map(|g| g.name.clone()).collect();
-    if !prune {
-        group_order.extend(
-            current
-                .groups
-                .iter()
-                .filter(|g| !desired_groups.contains(&lower(&g.name)))
-                .map(|g| g.name.clone()),
-        );
-    }
+    // Orders: the document's, for what it names; what it leaves unnamed (kept without prune) keeps its place.
     let current_order: Vec<String> = current.groups.iter().map(|g| g.name.clone()).collect();
-    if reorder_needed(&current_order, &group_order) {
+    let file_order: Vec<String> = desired.groups.iter().map(|g| g.name.clone()).collect();
+    let group_order = final_order(&current_order, &file_order, prune);
+    if differs(&group_order, &natural_order(&current_order, &file_order, prune)) {
         changes.push(planned(
             Action::Change,
             "order",
             "groups".into(),
             vec![FieldChange {
                 field: "groups".into(),
-                before: Some(
-                    Value::from(current.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>())
-                        .to_string(),
-                ),
+                before: Some(Value::from(current_order.clone()).to_string()),
                 after: Some(Value::from(group_order.clone()).to_string()),
             }],
             Op::OrderGroups(group_order),
         ));
     }
     for group in &desired.groups {
-        // What the group will hold after the tile changes, in its current order.
+        // The tiles that stay in the group (those moving out leave), in their current order.
         let before: Vec<String> = current_groups
             .get(&lower(&group.name))
-            .map(|g| g.tiles.iter().map(|t| t.name.clone()).collect())
-            .unwrap_or_default();
-        let mut order: Vec<String> = group.tiles.iter().map(|t| t.name.clone()).collect();
-        if !prune {
-            let named: HashSet<String> = order.iter().map(|n| lower(n)).collect();
-            order.extend(
-                before
+            .map(|g| {
+                g.tiles
                     .iter()
-                    .filter(|n| {
-                        !named.contains(&lower(n)) && !moved.contains(&(lower(&group.name), lower(n)))
-                    })
-                    .cloned(),
-            );
-        }
-        if reorder_needed(&before, &order) {
+                    .filter(|t| !moved.contains(&(lower(&group.name), lower(&t.name))))
+                    .map(|t| t.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let file_tiles: Vec<String> = group.tiles.iter().map(|t| t.name.clone()).collect();
+        let order = final_order(&before, &file_tiles, prune);
+        if differs(&order, &natural_order(&before, &file_tiles, prune)) {
             changes.push(planned(
                 Action::Change,
                 "order",
@@ -1392,13 +1377,52 @@ fn plan_with(checked: &Checked, current_state: &Current, mode: Prune) -> Result<
     Ok(Plan { changes })
 }
 
-/// Whether putting items in `order` needs a reorder: new items land at the end in order anyway, so only
-/// when the items that stay are not already first and in this order.
-fn reorder_needed(before: &[String], order: &[String]) -> bool {
+/// The order after an apply. With `prune` it is the document's. Without, it is the document's order for what
+/// it names, and each item it leaves unnamed stays right after the item it followed (or first, if it led).
+fn final_order(current: &[String], file: &[String], prune: bool) -> Vec<String> {
+    if prune {
+        return file.to_vec();
+    }
     let lower = |s: &String| s.to_lowercase();
-    let order: Vec<String> = order.iter().map(lower).collect();
-    let kept_before: Vec<String> = before.iter().map(lower).filter(|n| order.contains(n)).collect();
-    !order.starts_with(&kept_before)
+    let in_file: HashSet<String> = file.iter().map(lower).collect();
+    let mut leading = Vec::new();
+    let mut following: HashMap<String, Vec<String>> = HashMap::new();
+    let mut last_named: Option<String> = None;
+    for name in current {
+        if in_file.contains(&lower(name)) {
+            last_named = Some(lower(name));
+        } else {
+            match &last_named {
+                Some(before) => following.entry(before.clone()).or_default().push(name.clone()),
+                None => leading.push(name.clone()),
+            }
+        }
+    }
+    let mut order = leading;
+    for name in file {
+        order.push(name.clone());
+        order.extend(following.remove(&lower(name)).unwrap_or_default());
+    }
+    order
+}
+
+/// The order the store ends with when no reorder is made: what stays as it is, new items last in the
+/// document's order.
+fn natural_order(current: &[String], file: &[String], prune: bool) -> Vec<String> {
+    let lower = |s: &String| s.to_lowercase();
+    let in_file: HashSet<String> = file.iter().map(lower).collect();
+    let in_current: HashSet<String> = current.iter().map(lower).collect();
+    let mut order: Vec<String> = current
+        .iter()
+        .filter(|n| !prune || in_file.contains(&lower(n)))
+        .cloned()
+        .collect();
+    order.extend(file.iter().filter(|n| !in_current.contains(&lower(n))).cloned());
+    order
+}
+
+fn differs(a: &[String], b: &[String]) -> bool {
+    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.to_lowercase() != y.to_lowercase())
 }
 
 /// Plans creates, changes and (with `prune`) deletes of objects found by a key, compared whole.
@@ -1476,4 +1500,35 @@ pub fn json_schema() -> Value {
         "$ref": "#/$defs/ConfigDocument",
         "$defs": defs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{final_order, natural_order};
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn orders_keep_unnamed_items_beside_their_neighbours() {
+        let current = names(&["Media", "Downloads", "Network"]);
+        // An import of new groups only: they go last, nothing moves.
+        let file = names(&["core", "infra"]);
+        assert_eq!(
+            final_order(&current, &file, false),
+            natural_order(&current, &file, false)
+        );
+        // A document that names everything: its order.
+        let file = names(&["Network", "Lab", "media", "Downloads"]);
+        assert_eq!(final_order(&current, &file, false), file);
+        // An unnamed item stays after the one it followed.
+        let file = names(&["Network", "Media"]);
+        assert_eq!(
+            final_order(&current, &file, false),
+            names(&["Network", "Media", "Downloads"])
+        );
+        assert_eq!(final_order(&current, &file, true), file);
+        assert_eq!(natural_order(&current, &file, true), names(&["Media", "Network"]));
+    }
 }
