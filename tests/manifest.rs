@@ -15,6 +15,7 @@ on_every_store!(
     a_failed_apply_leaves_the_store_as_it_was,
     prune_deletes_only_when_asked,
     errors_name_the_line_and_the_field,
+    a_tile_moves_only_between_groups_the_document_describes,
 );
 
 const SAMPLE: &str = r#"
@@ -307,4 +308,55 @@ fn the_committed_json_schema_is_the_one_the_code_makes() {
         committed == made,
         "homewatch-config.schema.json is stale: run `cargo run -- config-schema > homewatch-config.schema.json`"
     );
+}
+
+async fn a_tile_moves_only_between_groups_the_document_describes(backend: Backend) {
+    let app = App::on(backend).start().await;
+    apply(&app, "", "application/yaml", SAMPLE.to_owned()).await;
+    let id_of = |body: &Value, name: &str| -> i64 {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = app.get("/api/v1/services").await.body;
+    let router = id_of(&before, "Router");
+
+    // A document about a new group only says nothing about Network: its Router stays, a new one is made.
+    let other =
+        "version: 1\ngroups:\n  - name: Home\n    tiles:\n      - {name: Router, url: \"http://10.0.0.1\"}\n";
+    let reply = apply(&app, "?dry_run=true", "application/yaml", other.to_owned()).await;
+    assert!(
+        reply.text.contains("\"key\":\"Home / Router\"") && reply.text.contains("\"action\":\"create\""),
+        "{}",
+        reply.text
+    );
+
+    // A document that describes both groups and puts Router under Media moves it: same tile, history kept.
+    let moved = SAMPLE.replace(
+        "      - name: Router\n        url: http://192.168.1.1\n        paused: true\n        check: {kind: tcp, target: \"192.168.1.1:443\"}\n",
+        "",
+    )
+    .replace(
+        "      - name: Sonarr\n",
+        "      - name: Router\n        url: http://192.168.1.1\n        paused: true\n        check: {kind: tcp, target: \"192.168.1.1:443\"}\n      - name: Sonarr\n",
+    )
+    .replace("{group: Network, tile: Router}", "{group: Media, tile: Router}");
+    let reply = apply(&app, "", "application/yaml", moved).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["created"], 0, "{}", reply.text);
+    let after = app.get("/api/v1/services").await.body;
+    assert_eq!(id_of(&after, "Router"), router);
+    let exported = export(&app).await;
+    let media: Vec<&str> = exported["groups"][0]["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(media, ["Jellyfin", "Router", "Sonarr"]);
 }

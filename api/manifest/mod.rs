@@ -1080,11 +1080,14 @@ fn plan_with(checked: &Checked, current_state: &Current, mode: Prune) -> Result<
         .iter()
         .flat_map(|g| g.tiles.iter().map(|t| (lower(&g.name), lower(&t.name))))
         .collect();
-    // Current tiles the document does not name where they are, by tile name: candidates for a move.
+    // Current tiles the document does not name where they are, by tile name: candidates for a move. Only
+    // from groups the document describes (or all, with prune): a document that leaves a group out says
+    // nothing about its tiles.
     let mut movable: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let described = |group: &String| prune || desired_groups.contains(group);
     for (key, _) in current_tiles
         .iter()
-        .filter(|(key, _)| !desired_keys.contains(*key))
+        .filter(|(key, _)| !desired_keys.contains(*key) && described(&key.0))
     {
         movable.entry(key.1.clone()).or_default().push(key.clone());
     }
