@@ -958,26 +958,49 @@ impl Plan {
     }
 }
 
-/// Compact JSON of each top-level field of `value`, secrets masked.
-fn fields_of<T: Serialize>(value: &T) -> BTreeMap<String, String> {
+/// Each top-level field of `value` as JSON (secrets are masked by the callers).
+fn fields_of<T: Serialize>(value: &T) -> BTreeMap<String, Value> {
     match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+        Ok(Value::Object(map)) => map.into_iter().collect(),
         _ => BTreeMap::new(),
     }
 }
 
+/// The fields that differ, as compact JSON; a field holding an object on both sides (a check, channel
+/// settings) is compared field by field inside it (`check.interval_s`).
 fn field_changes<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Vec<FieldChange> {
     let before = before.map(fields_of).unwrap_or_default();
     let after = after.map(fields_of).unwrap_or_default();
+    let mut changes = Vec::new();
+    diff_maps("", &before, &after, &mut changes);
+    changes
+}
+
+fn diff_maps(
+    prefix: &str,
+    before: &BTreeMap<String, Value>,
+    after: &BTreeMap<String, Value>,
+    changes: &mut Vec<FieldChange>,
+) {
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    keys.into_iter()
-        .filter(|key| before.get(*key) != after.get(*key))
-        .map(|key| FieldChange {
-            field: key.clone(),
-            before: before.get(key).cloned(),
-            after: after.get(key).cloned(),
-        })
-        .collect()
+    for key in keys {
+        let (old, new) = (before.get(key), after.get(key));
+        if old == new {
+            continue;
+        }
+        let field = format!("{prefix}{key}");
+        if let (Some(Value::Object(old)), Some(Value::Object(new))) = (old, new) {
+            let old: BTreeMap<String, Value> = old.clone().into_iter().collect();
+            let new: BTreeMap<String, Value> = new.clone().into_iter().collect();
+            diff_maps(&format!("{field}."), &old, &new, changes);
+            continue;
+        }
+        changes.push(FieldChange {
+            field,
+            before: old.map(Value::to_string),
+            after: new.map(Value::to_string),
+        });
+    }
 }
 
 /// A tile as the plan shows it: header values and push tokens hidden, URLs with credentials masked.
@@ -1128,7 +1151,7 @@ fn plan_with(checked: &Checked, current_state: &Current, mode: Prune) -> Result<
                         check.token = old.token.clone();
                     }
                     let mut fields = field_changes(Some(&shown_tile(stored)), Some(&shown_tile(&wanted)));
-                    if wanted.check != stored.check && fields.iter().all(|f| f.field != "check") {
+                    if wanted.check != stored.check && fields.iter().all(|f| !f.field.starts_with("check")) {
                         // Only a secret differs (shown masked on both sides).
                         fields.push(FieldChange {
                             field: "check".into(),
