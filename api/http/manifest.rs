@@ -136,7 +136,8 @@ impl<'a> ApiExtractor<'a> for DocumentBody {
                 },
                 MetaMediaType {
                     content_type: "application/yaml",
-                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+                    // The YAML file as it is (bytes of UTF-8 text), so generated clients send a file's content.
+                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary"))),
                 },
             ],
             required: true,

@@ -14,6 +14,7 @@ import httpx
 
 from homewatch_client import AuthenticatedClient, Client
 from homewatch_client.api.access import get_auth_state, get_me, login
+from homewatch_client.api.config import apply_config, export_config, import_config
 from homewatch_client.api.dashboard import get_dashboard
 from homewatch_client.api.groups import (
     create_group,
@@ -57,6 +58,10 @@ from homewatch_client.api.tokens import create_token, list_tokens, revoke_token
 from homewatch_client.api.users import create_user, delete_user, get_user, list_users, update_user
 from homewatch_client.models import (
     ApiToken,
+    ConfigDocument,
+    ConfigPlan,
+    ImportResult,
+    ImportSource,
     Channel,
     ChannelPatch,
     ChannelSettingsNtfySettings,
@@ -118,7 +123,7 @@ from homewatch_client.models import (
     UserPatch,
     Window,
 )
-from homewatch_client.types import Response
+from homewatch_client.types import File, Response
 
 CALLS = 0
 
@@ -463,6 +468,28 @@ def main(base: str, token: str) -> None:
     badge = httpx.get(f"{base}/badge/{ping.id}/status.json")
     assert badge.status_code == 200 and badge.json()["schemaVersion"] == 1, badge.text
     expect(delete_status_page.sync_detailed(client=client, id=page.id), 204, None)
+
+    # Configuration as code: the export parses into its model, a YAML document is planned (not applied), and
+    # a Homepage file is imported and imported again (nothing twice).
+    plain = expect(export_config.sync_detailed(client=client), 200, ConfigDocument)
+    assert hook_url not in str(plain.to_dict()), "secrets are references unless asked for"
+    document = expect(export_config.sync_detailed(client=client, include_secrets=True), 200, ConfigDocument)
+    names = {g.name for g in expect(list_groups.sync_detailed(client=client), 200, [Group])}
+    assert {g.name for g in document.groups} == names, (document.groups, names)
+    yaml = b"version: 1\ngroups:\n  - name: From YAML\n    tiles:\n      - {name: Docs, url: 'https://docs.lan'}\n"
+    plan = expect(apply_config.sync_detailed(client=client, body=File(payload=yaml), dry_run=True), 200, ConfigPlan)
+    assert not plan.applied and plan.created == 2, plan
+    plan = expect(apply_config.sync_detailed(client=client, body=document, dry_run=True), 200, ConfigPlan)
+    assert plan.changes == [], plan.changes
+    homepage = b"- Lab:\n    - Printer:\n        href: http://printer.lan\n        widget: {type: printer}\n"
+    imported = expect(import_config.sync_detailed(client=client, body=File(payload=homepage), from_=ImportSource.HOMEPAGE),
+                      200, ImportResult)
+    assert imported.plan.applied and imported.tiles == 1 and imported.skipped[0].what == "widget", imported
+    again = expect(import_config.sync_detailed(client=client, body=File(payload=homepage), from_=ImportSource.HOMEPAGE),
+                   200, ImportResult)
+    assert not again.plan.applied and again.plan.changes == [], again
+    lab = [g for g in expect(list_groups.sync_detailed(client=client), 200, [Group]) if g.name == "Lab"][0]
+    expect(delete_group.sync_detailed(client=client, id=lab.id, cascade=True), 204, None)
 
     # Clean up: a group with tiles goes only with cascade.
     expect(delete_group.sync_detailed(client=client, id=media.id), 409, Problem)
