@@ -214,6 +214,8 @@ enum Command {
     ReloadAll,
     /// Read the maintenance windows again.
     ReloadMaintenance,
+    /// The windows a periodic read found (read off the scheduler's loop, so a slow store never delays checks).
+    MaintenanceRead(Vec<crate::store::StoredMaintenance>),
     CheckNow(i64, CheckReply),
     Push(i64, PushCall, oneshot::Sender<Result<(), PushError>>),
     Finished {
@@ -622,7 +624,7 @@ impl Scheduler {
                 _ = maintenance.tick() => {
                     looks = looks.wrapping_add(1);
                     if looks.is_multiple_of(MAINTENANCE_RELOAD_EVERY) {
-                        self.reload_maintenance().await;
+                        self.read_maintenance_aside();
                     } else {
                         self.maintenance.refresh(Utc::now());
                         self.look_at_maintenance(Utc::now());
@@ -647,6 +649,10 @@ impl Scheduler {
                 }
             }
             Command::ReloadMaintenance => self.reload_maintenance().await,
+            Command::MaintenanceRead(windows) => {
+                self.maintenance.set_windows(windows, Utc::now());
+                self.look_at_maintenance(Utc::now());
+            }
             Command::CheckNow(service_id, reply) => self.check_now(service_id, reply).await,
             Command::Push(service_id, call, reply) => {
                 let _ = reply.send(self.pushed(service_id, call));
@@ -658,6 +664,21 @@ impl Scheduler {
                 reply,
             } => self.finished(service_id, generation, result, reply),
         }
+    }
+
+    /// Reads the maintenance windows in a task of its own; the loop hears of them as a command.
+    fn read_maintenance_aside(&self) {
+        let (store, commands) = (self.store.clone(), self.commands.clone());
+        tokio::spawn(async move {
+            match store.list_maintenance().await {
+                Ok(windows) => {
+                    let _ = commands.send(Command::MaintenanceRead(windows));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read the maintenance windows; keeping the ones known")
+                }
+            }
+        });
     }
 
     async fn reload_maintenance(&mut self) {
