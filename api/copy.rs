@@ -471,7 +471,8 @@ impl Side {
             table.name,
             columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
         );
-        if table.identity && self.is_postgres() {
+        let postgres = self.is_postgres();
+        if table.identity && postgres {
             text.push_str(" OVERRIDING SYSTEM VALUE");
         }
         text.push_str(" VALUES ");
@@ -484,7 +485,13 @@ impl Side {
                 if c > 0 {
                     text.push_str(", ");
                 }
-                let _ = write!(text, "${}", r * width + c + 1);
+                // SQLite looks a named parameter up in a list (quadratic over thousands of them): plain `?`.
+                match postgres {
+                    true => {
+                        let _ = write!(text, "${}", r * width + c + 1);
+                    }
+                    false => text.push('?'),
+                }
             }
             text.push(')');
         }
@@ -593,6 +600,12 @@ pub async fn run(config: &Config, from: &str, to: &str, force: bool) -> CopyResu
 
     let mut source = Side::open(&from).await?;
     let mut target = Side::open(&to).await?;
+    if target_kind == StoreKind::Sqlite {
+        // A page cache that holds the results' time index (128 MiB, this connection only) while rows arrive.
+        target
+            .execute("PRAGMA cache_size = -131072; PRAGMA synchronous = NORMAL")
+            .await?;
+    }
     let mut held = Vec::new();
     for table in TABLES {
         let rows = target.count(table.name).await?;
