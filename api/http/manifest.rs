@@ -50,6 +50,18 @@ pub struct ImportResult {
     pub plan: ConfigPlan,
 }
 
+/// A body of at most `load::MAX_BYTES`; `what` names it in the answer.
+async fn read_limited(body: poem::Body, what: &str) -> Result<bytes::Bytes, ApiError> {
+    body.into_bytes_limit(load::MAX_BYTES)
+        .await
+        .map_err(|err| match err {
+            ReadBodyError::PayloadTooLarge => {
+                ApiError::too_large(format!("the {what} is larger than {} bytes", load::MAX_BYTES))
+            }
+            other => ApiError::bad_request(format!("could not read the request body: {other}")),
+        })
+}
+
 /// Another tool's file as uploaded: any media type, at most 8 MiB.
 pub struct UploadBody {
     bytes: Vec<u8>,
@@ -80,16 +92,7 @@ impl<'a> ApiExtractor<'a> for UploadBody {
         body: &mut RequestBody,
         _options: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        let bytes = body
-            .take()?
-            .into_bytes_limit(load::MAX_BYTES)
-            .await
-            .map_err(|err| match err {
-                ReadBodyError::PayloadTooLarge => {
-                    ApiError::too_large(format!("the file is larger than {} bytes", load::MAX_BYTES))
-                }
-                other => ApiError::bad_request(format!("could not read the request body: {other}")),
-            })?;
+        let bytes = read_limited(body.take()?, "file").await?;
         if bytes.is_empty() {
             return Err(ApiError::bad_request("the body is empty: send the file to import").into());
         }
@@ -155,16 +158,7 @@ impl<'a> ApiExtractor<'a> for DocumentBody {
             )
             .into());
         }
-        let bytes = body
-            .take()?
-            .into_bytes_limit(load::MAX_BYTES)
-            .await
-            .map_err(|err| match err {
-                ReadBodyError::PayloadTooLarge => {
-                    ApiError::too_large(format!("the document is larger than {} bytes", load::MAX_BYTES))
-                }
-                other => ApiError::bad_request(format!("could not read the request body: {other}")),
-            })?;
+        let bytes = read_limited(body.take()?, "document").await?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::bad_request("the document is not UTF-8 text"))?;
         Ok(Self { text })

@@ -448,7 +448,7 @@ pub fn without_defaults(check: Check) -> Check {
         let mut errors = Vec::new();
         Check {
             interval_s,
-            ..bare(check.kind)
+            ..Check::bare(check.kind)
         }
         .normalised(None, &mut errors)
     };
@@ -467,35 +467,6 @@ pub fn without_defaults(check: Check) -> Check {
             }
     });
     serde_json::from_value(Value::Object(given)).unwrap_or(check)
-}
-
-/// A check of this kind with nothing else given.
-pub fn bare(kind: CheckKind) -> Check {
-    Check {
-        kind,
-        target: None,
-        interval_s: None,
-        timeout_s: None,
-        retries: None,
-        method: None,
-        expected_status: None,
-        follow_redirects: None,
-        verify_tls: None,
-        headers: None,
-        keyword: None,
-        keyword_absent: None,
-        record_type: None,
-        expected: None,
-        degraded_above_ms: None,
-        cert_warn_days: None,
-        json: None,
-        packets: None,
-        loss_down_pct: None,
-        token: None,
-        schedule: None,
-        timezone: None,
-        grace_s: None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -677,12 +648,7 @@ pub fn check(manifest: Manifest) -> Result<Checked, Vec<FieldError>> {
                         format!("channel `{}` is named twice", draft.name),
                     ));
                 }
-                let mut groups = channel.groups;
-                groups.sort();
-                groups.dedup();
-                let mut tiles = channel.tiles;
-                tiles.sort();
-                tiles.dedup();
+                let (groups, tiles) = (sorted(channel.groups), sorted(channel.tiles));
                 channels.push(ChannelSpec {
                     name: draft.name,
                     settings: settings_value(&draft.settings),
@@ -721,12 +687,7 @@ pub fn check(manifest: Manifest) -> Result<Checked, Vec<FieldError>> {
                         format!("window `{}` is named twice; titles are the key", draft.title),
                     ));
                 }
-                let mut groups = window.groups;
-                groups.sort();
-                groups.dedup();
-                let mut tiles = window.tiles;
-                tiles.sort();
-                tiles.dedup();
+                let (groups, tiles) = (sorted(window.groups), sorted(window.tiles));
                 maintenance.push(MaintenanceSpec {
                     title: draft.title,
                     starts_at: draft.starts_at,
@@ -811,6 +772,13 @@ pub fn check(manifest: Manifest) -> Result<Checked, Vec<FieldError>> {
         true => Ok(Checked(checked)),
         false => Err(errors),
     }
+}
+
+/// References in the order exports write them: sorted, each once.
+fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items.dedup();
+    items
 }
 
 fn prefixed(at: &str, errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> + '_ {

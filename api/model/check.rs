@@ -583,6 +583,35 @@ impl Check {
         }
     }
 
+    /// A check of this kind with nothing else given (every default applies).
+    pub fn bare(kind: CheckKind) -> Check {
+        Check {
+            kind,
+            target: None,
+            interval_s: None,
+            timeout_s: None,
+            retries: None,
+            method: None,
+            expected_status: None,
+            follow_redirects: None,
+            verify_tls: None,
+            headers: None,
+            keyword: None,
+            keyword_absent: None,
+            record_type: None,
+            expected: None,
+            degraded_above_ms: None,
+            cert_warn_days: None,
+            json: None,
+            packets: None,
+            loss_down_pct: None,
+            token: None,
+            schedule: None,
+            timezone: None,
+            grace_s: None,
+        }
+    }
+
     /// This check's target for a tile at `service_url`.
     pub fn effective_target(&self, service_url: &str) -> Option<String> {
         Self::resolve_target(self.kind, self.target.as_deref(), service_url)
@@ -1112,31 +1141,7 @@ mod tests {
     use super::*;
 
     fn check(kind: CheckKind) -> Check {
-        Check {
-            kind,
-            target: None,
-            interval_s: None,
-            timeout_s: None,
-            retries: None,
-            method: None,
-            expected_status: None,
-            follow_redirects: None,
-            verify_tls: None,
-            headers: None,
-            keyword: None,
-            keyword_absent: None,
-            record_type: None,
-            expected: None,
-            degraded_above_ms: None,
-            cert_warn_days: None,
-            json: None,
-            packets: None,
-            loss_down_pct: None,
-            token: None,
-            schedule: None,
-            timezone: None,
-            grace_s: None,
-        }
+        Check::bare(kind)
     }
 
     #[test]

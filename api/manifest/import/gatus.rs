@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{Imported, check_of, host_url, interval_within, text_of, tile, yaml};
+use super::{Imported, host_url, interval_within, text_of, tile, yaml};
 use crate::model::{
-    CheckKind,
+    Check, CheckKind,
     check::{JsonCondition, JsonOp},
 };
 
@@ -81,7 +81,7 @@ fn endpoint(imported: &mut Imported, fields: &Map<String, Value>) {
     };
     let (mut spec, mut check) = if let Some(dns) = fields.get("dns") {
         let query = text_of(dns.get("query-name")).unwrap_or_default();
-        let mut check = check_of(CheckKind::Dns);
+        let mut check = Check::bare(CheckKind::Dns);
         check.target = Some(query.clone());
         check.record_type = text_of(dns.get("query-type")).map(|t| t.to_uppercase());
         if !url.is_empty() {
@@ -93,21 +93,21 @@ fn endpoint(imported: &mut Imported, fields: &Map<String, Value>) {
         }
         (tile(&name, &host_url(&query)), check)
     } else if let Some(rest) = url.strip_prefix("tcp://") {
-        let mut check = check_of(CheckKind::Tcp);
+        let mut check = Check::bare(CheckKind::Tcp);
         check.target = Some(rest.to_owned());
         let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
         (tile(&name, &host_url(host)), check)
     } else if let Some(rest) = url.strip_prefix("tls://") {
-        let mut check = check_of(CheckKind::Tls);
+        let mut check = Check::bare(CheckKind::Tls);
         check.target = Some(rest.to_owned());
         let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
         (tile(&name, &format!("https://{host}")), check)
     } else if let Some(rest) = url.strip_prefix("icmp://") {
-        let mut check = check_of(CheckKind::Ping);
+        let mut check = Check::bare(CheckKind::Ping);
         check.target = Some(rest.to_owned());
         (tile(&name, &host_url(rest)), check)
     } else if url.starts_with("http://") || url.starts_with("https://") {
-        (tile(&name, &url), check_of(CheckKind::Http))
+        (tile(&name, &url), Check::bare(CheckKind::Http))
     } else {
         imported.skip(
             item,

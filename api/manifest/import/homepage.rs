@@ -13,8 +13,8 @@
 
 use serde_json::Value;
 
-use super::{Imported, check_of, text_of, tile, yaml};
-use crate::model::CheckKind;
+use super::{Imported, text_of, tile, yaml};
+use crate::model::{Check, CheckKind};
 
 /// Fields Homepage services carry that Homewatch does not take, and why.
 const NOT_MAPPED: [(&str, &str); 9] = [
@@ -112,7 +112,7 @@ fn service(imported: &mut Imported, group: &str, name: &str, fields: &serde_json
     spec.description = text_of(fields.get("description")).unwrap_or_default();
     spec.icon = text_of(fields.get("icon")).map(|text| icon(&text));
     if let Some(monitor) = monitor {
-        let mut check = check_of(CheckKind::Http);
+        let mut check = Check::bare(CheckKind::Http);
         if href.as_deref() != Some(monitor.as_str()) {
             check.target = Some(monitor);
         }

@@ -8,8 +8,8 @@ use std::{collections::HashMap, path::Path};
 use serde_json::Value;
 use sqlx::{Connection, Row, sqlite::SqliteConnectOptions};
 
-use super::{Imported, check_of, host_url, interval_within, tile};
-use crate::model::CheckKind;
+use super::{Imported, host_url, interval_within, tile};
+use crate::model::{Check, CheckKind};
 
 /// Monitors outside any group land here.
 const DEFAULT_GROUP: &str = "Uptime Kuma";
@@ -234,7 +234,7 @@ fn map(monitors: Vec<Monitor>) -> Imported {
                     imported.skip(item, "monitor", "has no url");
                     continue;
                 };
-                let mut check = check_of(match monitor.kind.as_str() {
+                let mut check = Check::bare(match monitor.kind.as_str() {
                     "keyword" => CheckKind::Keyword,
                     _ => CheckKind::Http,
                 });
@@ -263,23 +263,23 @@ fn map(monitors: Vec<Monitor>) -> Imported {
                     imported.skip(item, "monitor", "a port monitor without a port");
                     continue;
                 };
-                let mut check = check_of(CheckKind::Tcp);
+                let mut check = Check::bare(CheckKind::Tcp);
                 check.target = Some(format!("{host}:{port}"));
                 (tile(&monitor.name, &host_url(&host)), check)
             }
             "dns" => {
-                let mut check = check_of(CheckKind::Dns);
+                let mut check = Check::bare(CheckKind::Dns);
                 check.target = Some(host.clone());
                 check.record_type = monitor.dns_resolve_type.clone().map(|t| t.to_uppercase());
                 (tile(&monitor.name, &host_url(&host)), check)
             }
             "ping" => {
-                let mut check = check_of(CheckKind::Ping);
+                let mut check = Check::bare(CheckKind::Ping);
                 check.target = Some(host.clone());
                 (tile(&monitor.name, &host_url(&host)), check)
             }
             "push" => {
-                let mut check = check_of(CheckKind::Push);
+                let mut check = Check::bare(CheckKind::Push);
                 check.token = monitor.push_token.clone().filter(|t| t.len() >= 16);
                 if monitor.push_token.is_some() && check.token.is_none() {
                     imported.skip(

@@ -6,11 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{GroupSpec, Manifest, TileSpec, VERSION, bare};
-use crate::{
-    config::ImportSource,
-    model::{Check, CheckKind},
-};
+use super::{GroupSpec, Manifest, TileSpec, VERSION};
+use crate::config::ImportSource;
 
 mod gatus;
 mod homepage;
@@ -165,10 +162,6 @@ fn tile(name: &str, url: &str) -> TileSpec {
         badges: false,
         paused: false,
     }
-}
-
-fn check_of(kind: CheckKind) -> Check {
-    bare(kind)
 }
 
 /// A http(s) URL for a tile whose check watches a host (tcp, dns, ping): `http://host`.
