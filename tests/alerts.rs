@@ -503,7 +503,14 @@ async fn flapping_sends_one_message_and_holds_the_rest(backend: Backend) {
         check(&app, tile).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let got = receiver.accepted();
+    // Deliveries to one channel run in parallel, so they may arrive out of order: put them in the order of
+    // the states they tell of.
+    let mut got = receiver.accepted();
+    got.sort_by_key(|r| {
+        chrono::DateTime::parse_from_rfc3339(r.body["since"].as_str().unwrap_or_default())
+            .map(|t| t.timestamp_micros())
+            .unwrap_or_default()
+    });
     assert_eq!(
         events(&got),
         ["down", "up", "down", "flapping"],
