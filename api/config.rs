@@ -356,10 +356,15 @@ pub struct EngineArgs {
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_raw_days: u32,
 
-    /// Days hourly rollups are kept.
+    /// Days rollups are kept (uptime and latency of long windows, status pages' 90-day bars).
     #[arg(long, global = true, env = "HOMEWATCH_RETENTION_ROLLUP_DAYS", default_value_t = EngineConfig::DEFAULT.retention_rollup_days,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_rollup_days: u32,
+
+    /// Days rollups are kept per hour; older ones are summed per UTC day (charts beyond it show days).
+    #[arg(long, global = true, env = "HOMEWATCH_RETENTION_HOURLY_DAYS", default_value_t = EngineConfig::DEFAULT.retention_hourly_days,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_hourly_days: u32,
 
     /// A PEM file of certificates that checks trust besides the public authorities (a home network's own
     /// CA), for https and tls checks.
@@ -388,6 +393,7 @@ impl EngineArgs {
             concurrency: self.check_concurrency,
             retention_raw_days: self.retention_raw_days,
             retention_rollup_days: self.retention_rollup_days,
+            retention_hourly_days: self.retention_hourly_days,
             ..EngineConfig::DEFAULT
         }
     }

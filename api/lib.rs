@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod board;
 pub mod config;
 pub mod copy;
 pub mod http;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::{
+    board::{Board, Rendered},
     model::{CheckRun, Dashboard, NewService, Service, ServiceFilter, ServicePage, ServicePatch},
     monitor::engine::{CheckNowError, Engine},
     store::{Store, StoreError, StoreResult},
@@ -23,11 +24,13 @@ pub enum Sight {
 pub struct Tiles {
     store: Arc<dyn Store>,
     engine: Engine,
+    board: Arc<Board>,
 }
 
 impl Tiles {
     pub fn new(store: Arc<dyn Store>, engine: Engine) -> Self {
-        Self { store, engine }
+        let board = Arc::new(Board::new(store.clone(), engine.clone()));
+        Self { store, engine, board }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -56,7 +59,13 @@ impl Tiles {
         Ok(service)
     }
 
-    pub async fn dashboard(&self, sight: Sight) -> StoreResult<Dashboard> {
+    /// The dashboard as `sight` shows it, rendered by the board (which re-renders only what moved).
+    pub async fn dashboard(&self, sight: Sight) -> StoreResult<Arc<Rendered>> {
+        self.board.read(sight).await
+    }
+
+    /// The dashboard read and assembled whole, the way the board must agree with (tests compare them).
+    pub async fn dashboard_read_whole(&self, sight: Sight) -> StoreResult<Dashboard> {
         let first_hour = Dashboard::first_hour(chrono::Utc::now());
         let mut dashboard = Dashboard::assemble(self.store.dashboard(first_hour).await?, first_hour);
         for tile in dashboard

@@ -39,6 +39,7 @@ on_every_store!(
     pausing_closes_the_incident_and_resuming_resets_the_state,
     a_batch_landing_after_a_pause_leaves_the_tile_paused,
     pruning_removes_only_expired_rows,
+    old_hourly_rollups_are_summed_per_day_keeping_every_count,
     dashboard_tiles_carry_uptime_and_latency_of_the_last_24_hours,
     users_are_unique_ignoring_case_and_found_by_name,
     the_first_admin_is_created_once_even_by_two_setups_at_once,
@@ -1094,6 +1095,104 @@ async fn a_batch_landing_after_a_pause_leaves_the_tile_paused(backend: Backend) 
             .len(),
         1,
         "the result itself is kept: it happened"
+    );
+}
+
+async fn old_hourly_rollups_are_summed_per_day_keeping_every_count(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let group = store.create_group(&new_group("G")).await.unwrap().id;
+    let tile = store
+        .create_service(&new_service(group, "Tile"))
+        .await
+        .unwrap()
+        .id;
+    let other = store
+        .create_service(&new_service(group, "Other"))
+        .await
+        .unwrap()
+        .id;
+    let (hour_ms, day_ms) = (3_600_000, 86_400_000);
+    let today = chrono::Utc::now().timestamp_millis().div_euclid(day_ms);
+    let old_day = today - 40;
+    // Hour 3 fails only (its minimum says nothing), hours 5 and 23 pass at different speeds.
+    let old = [
+        (3, false, 0),
+        (3, false, 0),
+        (5, true, 80),
+        (5, true, 20),
+        (23, true, 35),
+        (23, false, 0),
+    ];
+    let mut results: Vec<CheckResult> = old
+        .iter()
+        .map(|(hour, ok, latency)| result(tile, old_day * day_ms + hour * hour_ms + 60_000, *ok, *latency))
+        .collect();
+    results.push(result(other, (old_day - 1) * day_ms + 7 * hour_ms, true, 5));
+    results.push(result(tile, (today - 2) * day_ms + 4 * hour_ms, true, 9));
+    results.push(result(tile, (today - 2) * day_ms + 9 * hour_ms, true, 11));
+    store
+        .record_history(&HistoryBatch {
+            results,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut expected = homewatch::model::Rollup::default();
+    for (_, ok, latency) in old {
+        expected.add(ok, latency);
+    }
+    let before_day = today - 31;
+    assert_eq!(
+        store.first_hourly_day(before_day).await.unwrap(),
+        Some(old_day - 1)
+    );
+
+    let removed = store.compact_rollups(old_day - 5, before_day).await.unwrap();
+    assert_eq!(
+        removed, 2,
+        "three hourly rows of the old day became one; the other tile's lone row moved"
+    );
+    let day_rows = store
+        .rollups(tile, old_day * 24, old_day * 24 + 23)
+        .await
+        .unwrap();
+    assert_eq!(day_rows, vec![(old_day * 24, expected.clone())]);
+    assert_eq!(
+        day_rows[0].1.latency_min, 20,
+        "the fastest passing check, not a failed hour's 0"
+    );
+    assert_eq!(
+        store
+            .rollups(other, (old_day - 1) * 24, (old_day - 1) * 24 + 23)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(hour, rollup)| (*hour, rollup.checks))
+            .collect::<Vec<_>>(),
+        vec![((old_day - 1) * 24, 1)]
+    );
+    assert_eq!(
+        store
+            .rollups(tile, (today - 2) * 24, today * 24)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "recent days keep their hours"
+    );
+    assert_eq!(store.first_hourly_day(before_day).await.unwrap(), None);
+    assert_eq!(
+        store.compact_rollups(old_day - 5, before_day).await.unwrap(),
+        0,
+        "a compact day is left as it is"
+    );
+    assert_eq!(
+        store
+            .rollup_total(tile, old_day * 24, old_day * 24 + 23)
+            .await
+            .unwrap()
+            .checks,
+        6
     );
 }
 

@@ -1,17 +1,95 @@
-//! `/api/v1/dashboard`: the whole start page in one response.
+//! `/api/v1/dashboard`: the whole start page in one response, from the board's rendering (see `crate::board`).
 
-use poem_openapi::{OpenApi, payload::Json};
+use bytes::Bytes;
+use poem::{IntoResponse, Response};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::Header,
+    payload::Payload,
+    registry::{MetaSchemaRef, Registry},
+    types::Type,
+};
 
 use super::{ApiTags, TilesData, problem::ApiError, security::Reader};
 use crate::model::Dashboard;
 
 pub struct DashboardApi;
 
+/// JSON already rendered, documented with `T`'s schema.
+pub struct RenderedJson<T>(Bytes, std::marker::PhantomData<T>);
+
+impl<T: Type> Payload for RenderedJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for RenderedJson<T> {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(Self::CONTENT_TYPE_HEADER)
+            .body(self.0)
+    }
+}
+
+impl<T> RenderedJson<T> {
+    const CONTENT_TYPE_HEADER: &'static str = "application/json; charset=utf-8";
+}
+
+#[derive(ApiResponse)]
+enum DashboardResponse {
+    /// The dashboard. Send its `ETag` back in `If-None-Match` to be told 304 while nothing changed.
+    #[oai(status = 200)]
+    Ok(
+        RenderedJson<Dashboard>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// Nothing changed since the dashboard with the `ETag` sent in `If-None-Match`.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// Browsers keep the answer but ask again each time, with its ETag.
+const CACHE_CONTROL: &str = "private, no-cache";
+
 #[OpenApi(tag = "ApiTags::Dashboard")]
 impl DashboardApi {
     /// All groups in order, each with its tiles in order, read in one consistent snapshot.
+    ///
+    /// Answered from memory: only what changed since the last request is rendered again, and nothing is ever
+    /// stale. Send the `ETag` back in `If-None-Match` to be answered 304 while nothing changed.
     #[oai(path = "/dashboard", method = "get", operation_id = "getDashboard")]
-    async fn get(&self, caller: Reader, tiles: TilesData<'_>) -> Result<Json<Dashboard>, ApiError> {
-        Ok(Json(tiles.dashboard(caller.sight()).await?))
+    async fn get(
+        &self,
+        caller: Reader,
+        tiles: TilesData<'_>,
+        /// The `ETag` of a dashboard already held: answered 304 while it is current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<DashboardResponse, ApiError> {
+        let rendered = tiles.dashboard(caller.sight()).await?;
+        let etag = rendered.etag.clone();
+        if if_none_match
+            .0
+            .as_deref()
+            .is_some_and(|tags| crate::board::matches(tags, &etag))
+        {
+            return Ok(DashboardResponse::NotModified(etag, CACHE_CONTROL.into()));
+        }
+        Ok(DashboardResponse::Ok(
+            RenderedJson(rendered.body.clone(), std::marker::PhantomData),
+            etag,
+            CACHE_CONTROL.into(),
+        ))
     }
 }

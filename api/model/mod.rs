@@ -161,6 +161,28 @@ pub struct DashboardTile {
     pub latency_24h: Vec<Option<f64>>,
 }
 
+impl DashboardTile {
+    /// A tile with its uptime and latency of the hours `(hour, counts)` it had from `first_hour`.
+    pub fn new(service: Service, tile_hours: &[(i64, Rollup)], first_hour: i64) -> Self {
+        let mut day = Rollup::default();
+        let mut latency_24h = vec![None; DASHBOARD_HOURS as usize];
+        for (hour, rollup) in tile_hours {
+            day.merge(rollup);
+            if let Some(slot) = usize::try_from(hour - first_hour)
+                .ok()
+                .and_then(|i| latency_24h.get_mut(i))
+            {
+                *slot = rollup.avg_latency_ms();
+            }
+        }
+        DashboardTile {
+            service,
+            uptime_24h: day.uptime_percent(),
+            latency_24h,
+        }
+    }
+}
+
 /// One group of the start page with its tiles in order.
 #[derive(Debug, Clone, PartialEq, Object)]
 pub struct DashboardGroup {
@@ -206,22 +228,10 @@ impl Dashboard {
             std::collections::HashMap::with_capacity(rows.groups.len());
         for service in rows.services {
             let tile_hours = hours.remove(&service.id).unwrap_or_default();
-            let mut day = Rollup::default();
-            let mut latency_24h = vec![None; DASHBOARD_HOURS as usize];
-            for (hour, rollup) in &tile_hours {
-                day.merge(rollup);
-                if let Some(slot) = usize::try_from(hour - first_hour)
-                    .ok()
-                    .and_then(|i| latency_24h.get_mut(i))
-                {
-                    *slot = rollup.avg_latency_ms();
-                }
-            }
-            by_group.entry(service.group_id).or_default().push(DashboardTile {
-                service,
-                uptime_24h: day.uptime_percent(),
-                latency_24h,
-            });
+            by_group
+                .entry(service.group_id)
+                .or_default()
+                .push(DashboardTile::new(service, &tile_hours, first_hour));
         }
         let groups = rows
             .groups

@@ -203,29 +203,115 @@ pub async fn incidents(db: &dyn Backend, filter: &IncidentFilter) -> StoreResult
     Ok(rows.into_iter().map(Incident::from).collect())
 }
 
-/// Deletes at most `limit` raw results older than `raw_before_ms` and as many rollups older than
-/// `rollups_before_hour`; returns how many rows went.
+/// Deletes raw results older than `raw_before_ms`, at most `limit` of each tile per call, tile by tile on the
+/// results' key (an index on the time alone would cost about a quarter of a megabyte per tile-year), and at
+/// most `limit` rollups older than `rollups_before_hour`; returns how many rows went.
 pub async fn prune(
     db: &dyn Backend,
     raw_before_ms: i64,
     rollups_before_hour: i64,
     limit: u32,
 ) -> StoreResult<u64> {
+    let tiles: Vec<(i64,)> = sql("SELECT id FROM services ORDER BY id")
+        .fetch_all(db.reader()?)
+        .await?;
+    let mut removed = 0;
+    // Short transactions: other writers (the engine's batches) get their turn between them.
+    for chunk in tiles.chunks(100) {
+        let mut tx = db.write().await?;
+        for (service_id,) in chunk {
+            removed += sql(
+                "DELETE FROM check_results WHERE service_id = $1 AND checked_at IN \
+                 (SELECT checked_at FROM check_results WHERE service_id = $1 AND checked_at < $2 LIMIT $3)",
+            )
+            .bind(*service_id)
+            .bind(raw_before_ms)
+            .bind(limit)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
     let mut tx = db.write().await?;
-    let raw = sql("DELETE FROM check_results WHERE (service_id, checked_at) IN \
-         (SELECT service_id, checked_at FROM check_results WHERE checked_at < $1 LIMIT $2)")
-    .bind(raw_before_ms)
-    .bind(limit)
-    .execute(&mut tx)
-    .await?;
-    let rollups = sql("DELETE FROM check_rollups WHERE (service_id, hour) IN \
+    removed += sql("DELETE FROM check_rollups WHERE (service_id, hour) IN \
          (SELECT service_id, hour FROM check_rollups WHERE hour < $1 LIMIT $2)")
     .bind(rollups_before_hour)
     .bind(limit)
     .execute(&mut tx)
     .await?;
     tx.commit().await?;
-    Ok(raw + rollups)
+    Ok(removed)
+}
+
+/// A day's rollup of one tile, summed from its hours.
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    service_id: i64,
+    #[sqlx(flatten)]
+    rollup: RollupRow,
+}
+
+/// Keeps one rollup per tile and UTC day for the days `from_day..before_day` (days since the epoch): each
+/// day's hourly rows are summed into one row at the day's first hour. Days already kept so are left as they
+/// are. Returns how many rows went.
+pub async fn compact_rollups(db: &dyn Backend, from_day: i64, before_day: i64) -> StoreResult<u64> {
+    let buckets: Vec<String> = BUCKET_COLUMNS
+        .split(", ")
+        .map(|column| format!("CAST(SUM({column}) AS BIGINT) AS {column}"))
+        .collect();
+    // The fastest successful check of the day: hours without one hold no minimum.
+    let text = format!(
+        "SELECT service_id, (hour / 24) * 24 AS hour, CAST(SUM(checks) AS BIGINT) AS checks, \
+         CAST(SUM(ok_checks) AS BIGINT) AS ok_checks, CAST(SUM(latency_sum) AS BIGINT) AS latency_sum, \
+         CAST(COALESCE(MIN(CASE WHEN ok_checks > 0 THEN latency_min END), 0) AS BIGINT) AS latency_min, \
+         CAST(MAX(latency_max) AS BIGINT) AS latency_max, {} \
+         FROM check_rollups WHERE hour >= $1 AND hour < $2 \
+         GROUP BY service_id, hour / 24 HAVING COUNT(*) > 1 OR MIN(hour) % 24 <> 0",
+        buckets.join(", ")
+    );
+    let mut removed = 0;
+    for day in from_day..before_day {
+        let mut tx = db.write().await?;
+        let days: Vec<DayRow> = sql(&text)
+            .bind(day * 24)
+            .bind(day * 24 + 24)
+            .fetch_all(&mut tx)
+            .await?;
+        for row in days {
+            let (hour, rollup) = <(i64, Rollup)>::from(row.rollup);
+            removed += sql("DELETE FROM check_rollups WHERE service_id = $1 AND hour >= $2 AND hour < $3")
+                .bind(row.service_id)
+                .bind(hour)
+                .bind(hour + 24)
+                .execute(&mut tx)
+                .await?;
+            let mut statement = sql(ADD_ROLLUP)
+                .bind(row.service_id)
+                .bind(hour)
+                .bind(rollup.checks)
+                .bind(rollup.ok_checks)
+                .bind(rollup.latency_sum)
+                .bind(rollup.latency_min)
+                .bind(rollup.latency_max);
+            for count in rollup.buckets {
+                statement = statement.bind(count);
+            }
+            statement.execute(&mut tx).await?;
+            removed -= 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(removed)
+}
+
+/// The earliest day before `before_day` that still has hourly rollups (more than one row of a tile, or a row
+/// not at the day's first hour); None when every such day is compact.
+pub async fn first_hourly_day(db: &dyn Backend, before_day: i64) -> StoreResult<Option<i64>> {
+    let hour: Option<i64> = sql("SELECT MIN(hour) FROM check_rollups WHERE hour < $1 AND hour % 24 <> 0")
+        .bind(before_day * 24)
+        .scalar(db.reader()?)
+        .await?;
+    Ok(hour.map(|hour| hour.div_euclid(24)))
 }
 
 /// Every group and tile, and the counts of each tile's hours from `first_hour`, from one snapshot.
@@ -249,4 +335,14 @@ pub async fn dashboard(db: &dyn Backend, first_hour: i64) -> StoreResult<Dashboa
         services: rows::services(services)?,
         hours: hours.into_iter().map(Into::into).collect(),
     })
+}
+
+/// The counts of every tile's hours from `from_hour` (the dashboard's cache reads only the hours that moved).
+pub async fn hour_counts(db: &dyn Backend, from_hour: i64) -> StoreResult<Vec<(i64, i64, Rollup)>> {
+    let hours: Vec<HourCountsRow> =
+        sql("SELECT service_id, hour, checks, ok_checks, latency_sum FROM check_rollups WHERE hour >= $1")
+            .bind(from_hour)
+            .fetch_all(db.reader()?)
+            .await?;
+    Ok(hours.into_iter().map(Into::into).collect())
 }

@@ -91,6 +91,66 @@ impl fmt::Display for StoreKind {
     }
 }
 
+/// Counters of what this process wrote, read by caches (the dashboard) to know whether what they hold is
+/// still current. Each is raised after a write's transaction has committed (or failed: a cache re-reads
+/// rather than guess), so a reader that saw the old value before reading re-reads next time.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Groups and tiles: created, edited, moved, paused, deleted, applied from a configuration.
+    config: std::sync::atomic::AtomicU64,
+    /// Check history: results, hourly rollups, statuses and incidents.
+    history: std::sync::atomic::AtomicU64,
+    /// Told after every change, for those who wait for one.
+    changed: tokio::sync::Notify,
+    /// The earliest hour each recent history write touched, by its `history` count (the newest 256).
+    hours: std::sync::Mutex<std::collections::VecDeque<(u64, i64)>>,
+}
+
+impl Changes {
+    pub fn config(&self) -> u64 {
+        self.config.load(std::sync::atomic::Ordering::Acquire)
+    }
+    pub fn history(&self) -> u64 {
+        self.history.load(std::sync::atomic::Ordering::Acquire)
+    }
+    pub fn config_changed(&self) {
+        self.config.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+    /// History was written; `earliest_hour` is the earliest hour it touched (None: unknown, any hour).
+    pub fn history_changed(&self, earliest_hour: Option<i64>) {
+        let mut hours = self.hours.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = self.history.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        if hours.len() == 256 {
+            hours.pop_front();
+        }
+        hours.push_back((count, earliest_hour.unwrap_or(i64::MIN)));
+        drop(hours);
+        self.changed.notify_waiters();
+    }
+    /// The earliest hour touched by history writes after count `seen`; None when that is no longer known
+    /// (then any hour may have changed).
+    pub fn hours_touched_since(&self, seen: u64) -> Option<i64> {
+        let hours = self.hours.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match hours.front() {
+            Some((first, _)) if *first <= seen + 1 => Some(
+                hours
+                    .iter()
+                    .filter(|(count, _)| *count > seen)
+                    .map(|(_, hour)| *hour)
+                    .min()
+                    .unwrap_or(i64::MAX),
+            ),
+            None if self.history() == seen => Some(i64::MAX),
+            _ => None,
+        }
+    }
+    /// Resolves at the next change.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+}
+
 /// How many of the embedded migrations the database has applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MigrationStatus {
@@ -108,6 +168,8 @@ impl MigrationStatus {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn kind(&self) -> StoreKind;
+    /// What this process changed so far (see [`Changes`]).
+    fn changes(&self) -> &Changes;
     /// A short, password-free description of where the data lives, for logs.
     fn describe(&self) -> String;
     /// Proves the database answers a query; callers bound the time it may take.
@@ -144,6 +206,8 @@ pub trait Store: Send + Sync + 'static {
     /// All groups in order with their tiles in order, and each tile's hourly counts from `first_hour`,
     /// read in one consistent snapshot.
     async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows>;
+    /// Every tile's hourly counts (checks, passed, latency sum) from `from_hour`, as `(service_id, hour, rollup)`.
+    async fn hour_counts(&self, from_hour: i64) -> StoreResult<Vec<(i64, i64, Rollup)>>;
 
     /// Writes what the engine found, in one transaction. Rows of tiles deleted meanwhile are skipped.
     async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()>;
@@ -167,6 +231,12 @@ pub trait Store: Send + Sync + 'static {
         rollups_before_hour: i64,
         limit: u32,
     ) -> StoreResult<u64>;
+
+    /// Sums each tile's hourly rollups of the UTC days `from_day..before_day` (days since the epoch) into one
+    /// row per day, at its first hour; returns how many rows went.
+    async fn compact_rollups(&self, from_day: i64, before_day: i64) -> StoreResult<u64>;
+    /// The earliest day before `before_day` that still has hourly rollups; None when all are per day.
+    async fn first_hourly_day(&self, before_day: i64) -> StoreResult<Option<i64>>;
 
     async fn count_users(&self) -> StoreResult<i64>;
     /// Conflict (field `username`) when the name is taken, ignoring case. With `only_if_none`, also Conflict
@@ -336,6 +406,9 @@ impl<B: Backend> Store for B {
     fn kind(&self) -> StoreKind {
         Backend::kind(self)
     }
+    fn changes(&self) -> &Changes {
+        Backend::changes(self)
+    }
     fn describe(&self) -> String {
         Backend::describe(self)
     }
@@ -365,16 +438,24 @@ impl<B: Backend> Store for B {
         groups::get(self, id).await
     }
     async fn create_group(&self, group: &NewGroup) -> StoreResult<Group> {
-        groups::create(self, group).await
+        let outcome = groups::create(self, group).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn update_group(&self, id: i64, patch: &GroupPatch) -> StoreResult<Group> {
-        groups::update(self, id, patch).await
+        let outcome = groups::update(self, id, patch).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn delete_group(&self, id: i64, cascade: bool) -> StoreResult<()> {
-        groups::delete(self, id, cascade).await
+        let outcome = groups::delete(self, id, cascade).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn reorder_groups(&self, ids: &[i64]) -> StoreResult<Vec<Group>> {
-        groups::reorder(self, ids).await
+        let outcome = groups::reorder(self, ids).await;
+        self.changes().config_changed();
+        outcome
     }
 
     async fn list_services(&self, filter: &ServiceFilter) -> StoreResult<ServicePage> {
@@ -387,22 +468,34 @@ impl<B: Backend> Store for B {
         services::find_push(self, token).await
     }
     async fn rotate_push_token(&self, id: i64) -> StoreResult<Service> {
-        services::rotate_push_token(self, id).await
+        let outcome = services::rotate_push_token(self, id).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn create_service(&self, service: &NewService) -> StoreResult<Service> {
-        services::create(self, service).await
+        let outcome = services::create(self, service).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn update_service(&self, id: i64, patch: &ServicePatch) -> StoreResult<Service> {
-        services::update(self, id, patch).await
+        let outcome = services::update(self, id, patch).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn delete_service(&self, id: i64) -> StoreResult<()> {
-        services::delete(self, id).await
+        let outcome = services::delete(self, id).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn reorder_services(&self, group_id: i64, ids: &[i64]) -> StoreResult<Vec<Service>> {
-        services::reorder(self, group_id, ids).await
+        let outcome = services::reorder(self, group_id, ids).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn set_paused(&self, id: i64, paused: bool) -> StoreResult<Service> {
-        services::set_paused(self, id, paused).await
+        let outcome = services::set_paused(self, id, paused).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn watched_services(&self) -> StoreResult<Vec<WatchedTile>> {
         services::watched(self).await
@@ -411,8 +504,18 @@ impl<B: Backend> Store for B {
     async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows> {
         history::dashboard(self, first_hour).await
     }
+    async fn hour_counts(&self, from_hour: i64) -> StoreResult<Vec<(i64, i64, Rollup)>> {
+        history::hour_counts(self, from_hour).await
+    }
     async fn record_history(&self, batch: &HistoryBatch) -> StoreResult<()> {
-        history::record(self, batch).await
+        let outcome = history::record(self, batch).await;
+        let earliest = batch
+            .results
+            .iter()
+            .map(|result| crate::model::hour_of_ms(result.checked_at.timestamp_millis()))
+            .min();
+        self.changes().history_changed(earliest.or(Some(i64::MAX)));
+        outcome
     }
     async fn results(
         &self,
@@ -441,6 +544,13 @@ impl<B: Backend> Store for B {
         limit: u32,
     ) -> StoreResult<u64> {
         history::prune(self, raw_before_ms, rollups_before_hour, limit).await
+    }
+
+    async fn compact_rollups(&self, from_day: i64, before_day: i64) -> StoreResult<u64> {
+        history::compact_rollups(self, from_day, before_day).await
+    }
+    async fn first_hourly_day(&self, before_day: i64) -> StoreResult<Option<i64>> {
+        history::first_hourly_day(self, before_day).await
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
@@ -649,7 +759,9 @@ impl<B: Backend> Store for B {
         public::uptime_windows(self, long_from, short_from, to_hour).await
     }
     async fn apply_config(&self, ops: &[crate::manifest::Op]) -> StoreResult<()> {
-        manifest::apply(self, ops).await
+        let outcome = manifest::apply(self, ops).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn notification_counts(&self) -> StoreResult<Vec<(Option<i64>, String, String, i64)>> {
         public::notification_counts(self).await

@@ -42,6 +42,7 @@ const DIALECT: Dialect = Dialect {
 pub struct PostgresStore {
     pool: PgPool,
     target: String,
+    changes: super::Changes,
 }
 
 impl PostgresStore {
@@ -95,7 +96,11 @@ impl PostgresStore {
             .max_lifetime(pool.max_lifetime)
             .acquire_timeout(pool.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            changes: Default::default(),
+        })
     }
 }
 
@@ -136,6 +141,10 @@ impl Backend for PostgresStore {
 
     fn writer(&self) -> StoreResult<Conn<'_>> {
         Ok(Conn::PostgresPool(&self.pool))
+    }
+
+    fn changes(&self) -> &super::Changes {
+        &self.changes
     }
 
     fn pool_use(&self) -> Vec<super::PoolUse> {

@@ -416,4 +416,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn snapshot(&self) -> StoreResult<Tx>;
     /// How busy its connection pools are.
     fn pool_use(&self) -> Vec<super::PoolUse>;
+    /// What this process changed so far.
+    fn changes(&self) -> &super::Changes;
 }

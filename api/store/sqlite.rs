@@ -45,6 +45,7 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Which file was opened: writes into a file that was deleted or replaced underneath us would be lost.
     identity: Option<FileIdentity>,
+    changes: super::Changes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +165,7 @@ impl SqliteStore {
             reader,
             path,
             identity,
+            changes: Default::default(),
         })
     }
 
@@ -221,6 +223,10 @@ impl Backend for SqliteStore {
 
     fn reader(&self) -> StoreResult<Conn<'_>> {
         Ok(Conn::SqlitePool(&self.reader))
+    }
+
+    fn changes(&self) -> &super::Changes {
+        &self.changes
     }
 
     fn pool_use(&self) -> Vec<super::PoolUse> {

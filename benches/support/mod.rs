@@ -7,10 +7,10 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use homewatch::{
     auth::{Access, AccessConfig},
     http::{self, HttpOptions},
-    model::{NewToken, NewUser, Role, Scope, User},
+    model::{Check, NewGroup, NewService, NewToken, NewUser, Role, Scope, User},
     monitor::engine::Engine,
     server::{self, Running},
-    store::Store,
+    store::{DatabaseUrl, Store},
 };
 use poem::{
     Route, get, handler,
@@ -136,4 +136,138 @@ pub async fn serve(store: &Arc<dyn Store>, engine: &Engine, access: Arc<Access>)
     )
     .await
     .unwrap()
+}
+
+/// CPU seconds this process used so far (user + system), from /proc.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
+
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+pub struct Database {
+    pub url: DatabaseUrl,
+    pub sqlite_path: Option<std::path::PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn database(kind: &str) -> Database {
+    let dir = tempfile::tempdir().unwrap();
+    match kind {
+        "sqlite" => {
+            let path = dir.path().join("bench.db");
+            Database {
+                url: DatabaseUrl::new(format!("sqlite://{}", path.display())),
+                sqlite_path: Some(path),
+                _dir: dir,
+            }
+        }
+        "postgres" => {
+            let admin = std::env::var("HOMEWATCH_BENCH_DATABASE_URL")
+                .expect("set HOMEWATCH_BENCH_DATABASE_URL to an admin URL for --store postgres");
+            run_admin(&admin, "DROP DATABASE IF EXISTS homewatch_bench WITH (FORCE)").await;
+            run_admin(&admin, "CREATE DATABASE homewatch_bench").await;
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path("homewatch_bench");
+            Database {
+                url: DatabaseUrl::new(url.to_string()),
+                sqlite_path: None,
+                _dir: dir,
+            }
+        }
+        other => panic!("--store {other}: use sqlite or postgres"),
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub async fn run_admin(admin: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("reach the PostgreSQL server");
+    sqlx::query(sql).execute(&mut connection).await.expect(sql);
+}
+
+#[cfg(not(feature = "postgres"))]
+pub async fn run_admin(_admin: &str, _sql: &str) {
+    panic!("--store postgres needs `cargo bench --features postgres`");
+}
+
+#[cfg(feature = "postgres")]
+pub async fn postgres_size(url: &DatabaseUrl) -> u64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url.expose()).await.unwrap();
+    let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    size as u64
+}
+
+#[cfg(not(feature = "postgres"))]
+pub async fn postgres_size(_url: &DatabaseUrl) -> u64 {
+    0
+}
+
+/// Bytes the data takes. SQLite: the main file only; after a commit the WAL is checkpointed into it, and
+/// the WAL file keeps its largest size (it is reused, not grown), so counting it would mislead.
+pub async fn size_bytes(db: &Database) -> u64 {
+    match &db.sqlite_path {
+        Some(path) => std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0),
+        None => postgres_size(&db.url).await,
+    }
+}
+
+/// `count` tiles in groups of 100, each with this check.
+pub async fn create_tiles(
+    store: &Arc<dyn Store>,
+    count: usize,
+    target: &str,
+    spec: serde_json::Value,
+) -> Vec<i64> {
+    let check = Check::from_json(spec, Some(target)).expect("a valid check");
+    let mut ids = Vec::with_capacity(count);
+    let mut group = 0;
+    for index in 0..count {
+        if index % 100 == 0 {
+            group = store
+                .create_group(&NewGroup {
+                    name: format!("Group {}", index / 100),
+                })
+                .await
+                .unwrap()
+                .id;
+        }
+        let tile = NewService {
+            badges: None,
+            group_id: group,
+            name: format!("Service {index}"),
+            url: target.to_owned(),
+            description: Some("a benchmark tile".into()),
+            icon: None,
+            tags: Some(vec!["bench".into()]),
+            check: Some(check.clone()),
+        };
+        ids.push(store.create_service(&tile).await.unwrap().id);
+    }
+    ids
 }

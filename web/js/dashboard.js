@@ -17,6 +17,12 @@ const EDITING_KEY = "homewatch.editing";
 const REFRESH_EVERY_MS = 60000;
 const ICON_SET = "https://cdn.jsdelivr.net/gh/homarr-labs/dashboard-icons/png/";
 const SUMMARY_STATES = ["up", "degraded", "down", "pending", "maintenance", "paused", "unknown", "unmonitored"];
+// A large dashboard is put on screen in steps: the first groups at once (enough to fill a screen), the rest
+// in slices of about FILL_SLICE_MS each, between which the page stays responsive.
+const FIRST_TILES = 300;
+const FILL_SLICE_MS = 12;
+// From this many tiles on, groups off screen are not laid out until they are scrolled near.
+const MANY_TILES = 500;
 
 export function mountDashboard(main) {
   const view = new DashboardView(main);
@@ -162,19 +168,55 @@ class DashboardView {
 
   render() {
     this.stale = false;
+    const generation = (this.renderGeneration = (this.renderGeneration ?? 0) + 1);
     const active = document.activeElement?.dataset?.key;
     const { groups } = this.data;
     this.services = new Map(groups.flatMap((group) => group.services.map((service) => [service.id, service])));
+    this.tileIndex = [];
+    this.groupsNode.classList.toggle("many", this.services.size >= MANY_TILES);
+    const later = [];
     if (!groups.length) {
       this.groupsNode.replaceChildren(this.emptyState());
     } else {
-      this.groupsNode.replaceChildren(...groups.map((group) => this.groupElement(group)));
+      let budget = FIRST_TILES;
+      this.groupsNode.replaceChildren(...groups.map((group) => {
+        const now = budget > 0;
+        budget -= group.services.length;
+        const section = this.groupElement(group, now);
+        if (!now) later.push([group, section.querySelector(".tiles")]);
+        return section;
+      }));
     }
     this.renderSummary();
     this.applySearch();
-    // For the page benchmark (benches/page.rs): when the first tiles are in the page.
+    // For the page benchmark (benches/page.rs): when the first tiles are in the page, and when all are.
     if (!performance.getEntriesByName("homewatch:tiles").length) performance.mark("homewatch:tiles");
     if (active) focus(this.groupsNode.querySelector(`[data-key="${CSS.escape(active)}"]`));
+    if (later.length) this.fillLater(later, generation);
+    else this.allTilesShown();
+  }
+
+  /** Puts the tiles of the groups left out by render() into their lists, a slice at a time. */
+  fillLater(later, generation) {
+    const slice = () => {
+      if (generation !== this.renderGeneration) return;
+      const started = performance.now();
+      while (later.length && performance.now() - started < FILL_SLICE_MS) {
+        const [group, list] = later.shift();
+        list.append(...group.services.map((service) => this.tileElement(service)));
+      }
+      if (later.length) {
+        setTimeout(slice, 0);
+      } else {
+        if (this.search.value.trim()) this.applySearch();
+        this.allTilesShown();
+      }
+    };
+    setTimeout(slice, 0);
+  }
+
+  allTilesShown() {
+    if (!performance.getEntriesByName("homewatch:all-tiles").length) performance.mark("homewatch:all-tiles");
   }
 
   emptyState() {
@@ -191,7 +233,8 @@ class DashboardView {
         "Add your first tile"));
   }
 
-  groupElement(group) {
+  /** A group's section; its tiles now, or (`withTiles` false) an empty list that fillLater() fills. */
+  groupElement(group, withTiles = true) {
     const collapsed = this.collapsed.has(group.id) && !this.search.value.trim();
     const listId = `group-${group.id}-tiles`;
     const counts = countStates(group.services);
@@ -217,7 +260,7 @@ class DashboardView {
           "data-key": `delete-group-${group.id}`, "aria-label": `Delete group ${group.name}` }, "Delete")));
     }
     const tiles = el("ul", { class: "tiles", id: listId, hidden: collapsed, dataset: { groupId: group.id } },
-      ...group.services.map((service) => this.tileElement(service)));
+      ...(withTiles ? group.services.map((service) => this.tileElement(service)) : []));
     const empty = group.services.length ? null
       : el("p", { class: "group-empty" }, this.editing ? "No tiles yet: add one, or drag one here." : "No tiles yet.");
     return el("section", { class: "group", dataset: { groupId: group.id }, "aria-label": group.name }, head,
@@ -226,7 +269,9 @@ class DashboardView {
 
   tileElement(service) {
     const state = displayState(service);
-    const item = el("li", { class: `tile tile-${state}`, dataset: { serviceId: service.id, search: searchText(service) } });
+    const text = searchText(service);
+    const item = el("li", { class: `tile tile-${state}`, dataset: { serviceId: service.id, search: text } });
+    this.tileIndex?.push([item, text]);
     const link = el("a", {
       class: "tile-link", href: service.url, target: "_blank", rel: "noopener noreferrer", "data-key": `open-${service.id}`,
     }, iconElement(service), el("span", { class: "tile-name" }, service.name));
@@ -278,19 +323,21 @@ class DashboardView {
   applySearch() {
     const terms = this.search.value.toLowerCase().split(/\s+/).filter(Boolean);
     let shown = 0;
-    for (const tile of this.groupsNode.querySelectorAll(".tile")) {
-      const match = terms.every((term) => tile.dataset.search.includes(term));
-      tile.hidden = !match;
+    // Only tiles whose visibility changes are touched: a keystroke on 10,000 tiles restyles what it must.
+    for (const [tile, text] of this.tileIndex ?? []) {
+      const match = terms.every((term) => text.includes(term));
+      if (tile.hidden === match) tile.hidden = !match;
       if (match) shown += 1;
     }
     for (const section of this.groupsNode.querySelectorAll(".group")) {
       const list = section.querySelector(".tiles");
       const groupId = Number(section.dataset.groupId);
-      const anyShown = [...list.children].some((tile) => !tile.hidden);
-      section.hidden = terms.length > 0 && !anyShown;
+      const anyShown = !terms.length || [...list.children].some((tile) => !tile.hidden);
+      const hideSection = terms.length > 0 && !anyShown;
+      if (section.hidden !== hideSection) section.hidden = hideSection;
       // Searching looks inside collapsed groups too.
       const collapsed = !terms.length && this.collapsed.has(groupId);
-      list.hidden = collapsed;
+      if (list.hidden !== collapsed) list.hidden = collapsed;
       section.querySelector(".group-toggle").setAttribute("aria-expanded", String(!collapsed));
       section.classList.toggle("collapsed", collapsed);
     }
@@ -450,10 +497,9 @@ class DashboardView {
     tile.querySelector(".tile-latency").textContent = latencyText(service);
     if (event.kind === "state_changed") {
       this.renderSummary();
-      for (const section of this.groupsNode.querySelectorAll(".group")) {
-        const group = this.data.groups.find((candidate) => candidate.id === Number(section.dataset.groupId));
-        section.querySelector(".group-count").textContent = groupCountText(group.services.length, countStates(group.services));
-      }
+      const group = this.data.groups.find((candidate) => candidate.id === service.group_id);
+      const count = tile.closest(".group")?.querySelector(".group-count");
+      if (group && count) count.textContent = groupCountText(group.services.length, countStates(group.services));
       if (event.state === "down") announce(`${service.name} is down.`);
       else if (event.state === "up" && event.previous === "down") announce(`${service.name} is back up.`);
     }
