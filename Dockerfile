@@ -9,15 +9,15 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY migrations ./migrations
 RUN mkdir api && echo 'fn main() {}' > api/main.rs && touch api/lib.rs \
-    && cargo build --release --locked --features postgres \
+    && cargo build --profile dist --locked --features postgres \
     && rm -rf api
 COPY api ./api
 RUN touch api/main.rs api/lib.rs \
-    && cargo build --release --locked --features postgres \
+    && cargo build --profile dist --locked --features postgres \
     && mkdir -p /data
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/homewatch /usr/local/bin/homewatch
+COPY --from=build /src/target/dist/homewatch /usr/local/bin/homewatch
 COPY web /app/web
 COPY --from=build --chown=65532:65532 /data /data
 ENV HOMEWATCH_LISTEN=0.0.0.0:8080 \

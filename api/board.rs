@@ -29,8 +29,13 @@ use crate::{
     tiles::Sight,
 };
 
-/// Up to this many tiles new to the board have their hours read one by one; more, and all hours are read.
-const NEW_TILES_READ_ONE_BY_ONE: usize = 64;
+/// Up to this many tiles that changed (or their hours, for new ones) are read one by one; more, and all are
+/// read at once.
+const READ_ONE_BY_ONE: usize = 64;
+
+/// Tiles changed this recently are read again whatever their `updated_at` says: two edits within one
+/// timestamp's resolution would look alike.
+const RECENT_MS: i64 = 2_000;
 
 /// One rendering of the dashboard, as one reader's sight shows it.
 #[derive(Debug)]
@@ -39,6 +44,27 @@ pub struct Rendered {
     pub etag: String,
     /// The JSON document (a `Dashboard`).
     pub body: Bytes,
+    /// The same, gzipped, made for the first client that accepts it and kept with the rendering.
+    gzip: std::sync::OnceLock<Bytes>,
+}
+
+impl Rendered {
+    /// The body gzipped (at the fastest level: a dashboard that changes every second is compressed every
+    /// second, and JSON this repetitive still shrinks about twentyfold).
+    pub fn gzipped(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                use std::io::Write;
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.body.len() / 10),
+                    flate2::Compression::fast(),
+                );
+                // Writing into memory cannot fail.
+                let _ = encoder.write_all(&self.body);
+                Bytes::from(encoder.finish().unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 pub struct Board {
@@ -78,8 +104,11 @@ struct Slot {
     hours: Vec<(i64, Rollup)>,
     /// The engine's mark when its JSON was rendered.
     mark: Option<(Option<DateTime<Utc>>, bool)>,
-    /// Its JSON for each sight, rendered when first asked for.
+    /// The tile's object up to its hours (without the closing brace), for each sight, rendered when first
+    /// asked for.
     json: [Option<Bytes>; 2],
+    /// Its hours: `,"uptime_24h":..,"latency_24h":[..]}`, the same for every sight.
+    tail: Option<Bytes>,
 }
 
 fn sight_index(sight: Sight) -> usize {
@@ -116,12 +145,12 @@ impl Board {
             // Tiles kept from the last read keep their hours (moved hours are read below); all shown hours are
             // read only at first, when the window moved, or when many tiles are new.
             let whole = state.config_seen.is_none() || state.first_hour != first_hour;
-            let rows = self
-                .store
-                .dashboard(if whole { first_hour } else { i64::MAX })
-                .await?;
+            let rows = match whole {
+                true => self.store.dashboard(first_hour).await?,
+                false => self.changed_rows(&state, now).await?,
+            };
             let new_tiles = state.load(rows, first_hour, whole);
-            if new_tiles.len() > NEW_TILES_READ_ONE_BY_ONE {
+            if new_tiles.len() > READ_ONE_BY_ONE {
                 let counts = self.store.hour_counts(first_hour).await?;
                 state.update_hours(counts, first_hour, first_hour);
             } else {
@@ -180,6 +209,48 @@ impl Board {
     }
 }
 
+impl Board {
+    /// Groups and tiles as stored, reading again only the tiles whose row changed since the board read
+    /// them; the others are the board's own copies. No hours.
+    async fn changed_rows(&self, state: &State, now: DateTime<Utc>) -> StoreResult<DashboardRows> {
+        let (groups, stamps) = self.store.tile_stamps().await?;
+        let known: HashMap<i64, &Service> = state
+            .slots
+            .iter()
+            .map(|slot| (slot.service.id, &slot.service))
+            .collect();
+        let recent = now - chrono::Duration::milliseconds(RECENT_MS);
+        let changed = |(id, group_id, position, updated_at): &(i64, i64, i64, DateTime<Utc>)| {
+            known.get(id).is_none_or(|service| {
+                service.updated_at != *updated_at
+                    || *updated_at > recent
+                    || service.group_id != *group_id
+                    || service.position != *position
+            })
+        };
+        if stamps.iter().filter(|stamp| changed(stamp)).count() > READ_ONE_BY_ONE {
+            return self.store.dashboard(i64::MAX).await;
+        }
+        let mut services = Vec::with_capacity(stamps.len());
+        for stamp in &stamps {
+            match (changed(stamp), known.get(&stamp.0)) {
+                (false, Some(service)) => services.push((*service).clone()),
+                _ => match self.store.get_service(stamp.0).await {
+                    Ok(service) => services.push(service),
+                    // Deleted since the stamps were read: the next request reads again.
+                    Err(crate::store::StoreError::NotFound { .. }) => {}
+                    Err(err) => return Err(err),
+                },
+            }
+        }
+        Ok(DashboardRows {
+            groups,
+            services,
+            hours: Vec::new(),
+        })
+    }
+}
+
 impl State {
     /// Lays out groups and tiles as read. With `whole`, `rows` carry every shown hour; otherwise tiles keep
     /// the hours they had, and those new to the board are returned (slot index, id) to have theirs read.
@@ -214,12 +285,23 @@ impl State {
                     }
                 };
                 let slot = match previous {
-                    Some(slot) if slot.service == service && slot.hours == hours => slot,
-                    _ => Slot {
+                    Some(mut slot) => {
+                        if !renders_alike(&slot, &service) {
+                            slot.json = [None, None];
+                        }
+                        if slot.hours != hours {
+                            slot.hours = hours;
+                            slot.tail = None;
+                        }
+                        slot.service = service;
+                        slot
+                    }
+                    None => Slot {
                         hours,
                         service,
                         mark: None,
                         json: [None, None],
+                        tail: None,
                     },
                 };
                 self.slots.push(slot);
@@ -257,14 +339,14 @@ impl State {
             let hours: Vec<(i64, Rollup)> = kept.cloned().chain(fresh).collect();
             if hours != slot.hours {
                 slot.hours = hours;
-                slot.json = [None, None];
+                slot.tail = None;
                 moved = true;
             }
         }
         moved |= self.first_hour != first_hour;
         if self.first_hour != first_hour {
             for slot in &mut self.slots {
-                slot.json = [None, None];
+                slot.tail = None;
             }
         }
         self.first_hour = first_hour;
@@ -277,14 +359,28 @@ impl State {
         let mut size = 16;
         for slot in &mut self.slots {
             let json = slot.json[index].get_or_insert_with(|| {
-                let mut tile = DashboardTile::new(slot.service.clone(), &slot.hours, first_hour);
-                engine.freshen(&mut tile.service);
+                let mut service = slot.service.clone();
+                engine.freshen(&mut service);
                 if sight == Sight::Redacted {
-                    tile.service.hide_secrets();
+                    service.hide_secrets();
                 }
-                Bytes::from(serde_json::to_vec(&tile.to_json()).unwrap_or_default())
+                let mut json = serde_json::to_vec(&service.to_json()).unwrap_or_default();
+                // The tile is the service's object with its hours after the service's own fields.
+                json.pop();
+                Bytes::from(json)
             });
-            size += json.len() + 1;
+            size += json.len();
+            let tail = slot.tail.get_or_insert_with(|| {
+                let (uptime, latency) = DashboardTile::figures(&slot.hours, first_hour);
+                let mut tail = Vec::with_capacity(200);
+                tail.extend_from_slice(b",\"uptime_24h\":");
+                serde_json::to_writer(&mut tail, &uptime).unwrap_or_default();
+                tail.extend_from_slice(b",\"latency_24h\":");
+                serde_json::to_writer(&mut tail, &latency).unwrap_or_default();
+                tail.push(b'}');
+                Bytes::from(tail)
+            });
+            size += tail.len() + 1;
         }
         let mut body = Vec::with_capacity(size + self.groups.iter().map(|g| g.head.len() + 3).sum::<usize>());
         body.extend_from_slice(b"{\"groups\":[");
@@ -297,7 +393,8 @@ impl State {
                 if i > 0 {
                     body.push(b',');
                 }
-                body.extend_from_slice(slot.json[index].as_deref().unwrap_or(b"null"));
+                body.extend_from_slice(slot.json[index].as_deref().unwrap_or_default());
+                body.extend_from_slice(slot.tail.as_deref().unwrap_or_default());
             }
             body.extend_from_slice(b"]}");
         }
@@ -309,8 +406,26 @@ impl State {
         Rendered {
             etag: format!("\"{run:08x}-{}-{letter}\"", self.version),
             body: Bytes::from(body),
+            gzip: Default::default(),
         }
     }
+}
+
+/// Whether a tile read again renders as its slot did: nothing but the stored status moved, and the rendering
+/// already showed the engine's status, at least as new (the store caught up with what the engine knew).
+fn renders_alike(slot: &Slot, new: &Service) -> bool {
+    let old = &slot.service;
+    if old.status == new.status {
+        return old == new;
+    }
+    let live = slot.mark.and_then(|(checked, _)| checked);
+    let paused = |service: &Service| service.status.state == crate::model::ServiceState::Paused;
+    new.check.is_some()
+        && !paused(old)
+        && !paused(new)
+        && live.is_some()
+        && live >= new.status.last_checked_at
+        && old.same_but_status(new)
 }
 
 /// Counts by tile, each tile's hours from `first_hour` in order.

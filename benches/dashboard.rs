@@ -222,6 +222,16 @@ async fn run(options: Options) {
         }
     }
     let rss_after = rss_mb();
+    let mut slowest: Vec<(usize, f64)> = plain.iter().copied().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "slowest identity reads (request number, ms): {:?}",
+        slowest
+            .iter()
+            .take(4)
+            .map(|(n, ms)| (*n, (ms * 10.0).round() / 10.0))
+            .collect::<Vec<_>>()
+    );
     line(
         &format!("GET /dashboard ({} tiles, identity)", ids.len()),
         &plain,
@@ -261,6 +271,18 @@ async fn run(options: Options) {
         edit_baseline.push(timed(client.get(&health)).await.ms);
     }
     line("GET /dashboard right after an edit", &after_edit, &edit_baseline);
+    // Where an edit's time goes: the store's read of every group and tile (no hours).
+    let mut reads = vec![];
+    for _ in 0..20 {
+        let started = Instant::now();
+        store.dashboard(i64::MAX).await.unwrap();
+        reads.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "  of which the store's read of every group and tile: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&reads, 0.5),
+        percentile(&reads, 0.99)
+    );
 
     running.stop().await.unwrap();
     engine.stop().await;

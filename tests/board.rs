@@ -199,6 +199,43 @@ async fn the_dashboard_from_memory_equals_a_whole_read(backend: Backend) {
     );
     // The full rendering is still the same after the redacted one was made beside it.
     assert_eq!(dashboard(&app, &app.client, None).await.body, full.body);
+    // Gzipped for clients that take it (made once per rendering), plain for those that refuse it.
+    for (accept, gzipped) in [
+        ("gzip", true),
+        ("br;q=1, gzip;q=0.5", true),
+        ("gzip;q=0, identity", false),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}/api/v1/dashboard", app.base))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .is_some_and(|v| v == "gzip"),
+            gzipped,
+            "{accept}"
+        );
+        let bytes = response.bytes().await.unwrap();
+        let text = match gzipped {
+            true => {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+                    .unwrap();
+                text
+            }
+            false => String::from_utf8(bytes.to_vec()).unwrap(),
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            full.body,
+            "{accept}"
+        );
+    }
 }
 
 async fn an_unchanged_dashboard_is_304_and_every_change_shows_at_once(backend: Backend) {

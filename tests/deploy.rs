@@ -134,7 +134,15 @@ fn dockerfile_builds_postgres_support_and_runs_non_root_with_a_healthcheck() {
         .filter(|line| line.starts_with("FROM "))
         .count();
     assert!(stages >= 2, "multi-stage build");
-    assert!(dockerfile.contains("cargo build --release --locked --features postgres"));
+    assert!(dockerfile.contains("cargo build --profile dist --locked --features postgres"));
+    // The image's profile exists and is the optimised one (the plain release build stays quick to make).
+    let manifest = read("Cargo.toml");
+    let dist = manifest
+        .split("[profile.dist]")
+        .nth(1)
+        .expect("a dist profile in Cargo.toml");
+    assert!(dist.contains("inherits = \"release\"") && dist.contains("lto = \"fat\""));
+    assert!(dockerfile.contains("/src/target/dist/homewatch"));
     let user = dockerfile
         .lines()
         .rev()

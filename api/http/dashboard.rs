@@ -15,8 +15,9 @@ use crate::model::Dashboard;
 
 pub struct DashboardApi;
 
-/// JSON already rendered, documented with `T`'s schema.
-pub struct RenderedJson<T>(Bytes, std::marker::PhantomData<T>);
+/// JSON already rendered (and maybe gzipped: `Content-Encoding` is then set, and the compression layer leaves
+/// it), documented with `T`'s schema.
+pub struct RenderedJson<T>(Bytes, bool, std::marker::PhantomData<T>);
 
 impl<T: Type> Payload for RenderedJson<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
@@ -32,9 +33,14 @@ impl<T: Type> Payload for RenderedJson<T> {
 
 impl<T: Send> IntoResponse for RenderedJson<T> {
     fn into_response(self) -> Response {
-        Response::builder()
+        let response = Response::builder()
             .content_type(Self::CONTENT_TYPE_HEADER)
-            .body(self.0)
+            .header(poem::http::header::VARY, "accept-encoding");
+        match self.1 {
+            true => response.header(poem::http::header::CONTENT_ENCODING, "gzip"),
+            false => response,
+        }
+        .body(self.0)
     }
 }
 
@@ -76,6 +82,7 @@ impl DashboardApi {
         /// The `ETag` of a dashboard already held: answered 304 while it is current.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
+        request: &poem::Request,
     ) -> Result<DashboardResponse, ApiError> {
         let rendered = tiles.dashboard(caller.sight()).await?;
         let etag = rendered.etag.clone();
@@ -86,10 +93,36 @@ impl DashboardApi {
         {
             return Ok(DashboardResponse::NotModified(etag, CACHE_CONTROL.into()));
         }
+        let gzip = accepts_gzip(request);
+        let body = match gzip {
+            true => rendered.gzipped(),
+            false => rendered.body.clone(),
+        };
         Ok(DashboardResponse::Ok(
-            RenderedJson(rendered.body.clone(), std::marker::PhantomData),
+            RenderedJson(body, gzip, std::marker::PhantomData),
             etag,
             CACHE_CONTROL.into(),
         ))
     }
+}
+
+/// Whether the client takes gzip (`Accept-Encoding` names it, or `*`, with a q-value above 0).
+fn accepts_gzip(request: &poem::Request) -> bool {
+    request
+        .headers()
+        .get_all(poem::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }

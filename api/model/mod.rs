@@ -82,6 +82,45 @@ pub struct Service {
 }
 
 impl Service {
+    /// Equal in everything but the status (every field is named, so a new one must be considered here).
+    pub fn same_but_status(&self, other: &Service) -> bool {
+        let Service {
+            id,
+            group_id,
+            name,
+            url,
+            description,
+            icon,
+            tags,
+            position,
+            check,
+            status: _,
+            badges,
+            managed,
+            created_at,
+            updated_at,
+        } = self;
+        (id, group_id, name, url, description, icon, tags, position)
+            == (
+                &other.id,
+                &other.group_id,
+                &other.name,
+                &other.url,
+                &other.description,
+                &other.icon,
+                &other.tags,
+                &other.position,
+            )
+            && (check, badges, managed, created_at, updated_at)
+                == (
+                    &other.check,
+                    &other.badges,
+                    &other.managed,
+                    &other.created_at,
+                    &other.updated_at,
+                )
+    }
+
     /// What people who may not change a tile see of it: credentials in its URLs, and its check's header
     /// values (often credentials), hidden.
     pub fn hide_secrets(&mut self) {
@@ -164,6 +203,16 @@ pub struct DashboardTile {
 impl DashboardTile {
     /// A tile with its uptime and latency of the hours `(hour, counts)` it had from `first_hour`.
     pub fn new(service: Service, tile_hours: &[(i64, Rollup)], first_hour: i64) -> Self {
+        let (uptime_24h, latency_24h) = Self::figures(tile_hours, first_hour);
+        DashboardTile {
+            service,
+            uptime_24h,
+            latency_24h,
+        }
+    }
+
+    /// Uptime and the latency of each hour from the counts of the hours `(hour, counts)` from `first_hour`.
+    pub fn figures(tile_hours: &[(i64, Rollup)], first_hour: i64) -> (Option<f64>, Vec<Option<f64>>) {
         let mut day = Rollup::default();
         let mut latency_24h = vec![None; DASHBOARD_HOURS as usize];
         for (hour, rollup) in tile_hours {
@@ -175,11 +224,7 @@ impl DashboardTile {
                 *slot = rollup.avg_latency_ms();
             }
         }
-        DashboardTile {
-            service,
-            uptime_24h: day.uptime_percent(),
-            latency_24h,
-        }
+        (day.uptime_percent(), latency_24h)
     }
 }
 

@@ -346,3 +346,19 @@ pub async fn hour_counts(db: &dyn Backend, from_hour: i64) -> StoreResult<Vec<(i
             .await?;
     Ok(hours.into_iter().map(Into::into).collect())
 }
+
+/// Every group in order, and of every tile what says whether it changed: `(id, group_id, position,
+/// updated_at)`, from one snapshot (the dashboard's cache re-reads only the tiles that moved).
+pub async fn tile_stamps(db: &dyn Backend) -> StoreResult<(Vec<Group>, Vec<(i64, i64, i64, DateTime<Utc>)>)> {
+    let mut tx = db.snapshot().await?;
+    let groups: Vec<Group> =
+        sql("SELECT id, name, position, created_at, updated_at FROM groups ORDER BY position, id")
+            .fetch_all(&mut tx)
+            .await?;
+    let stamps: Vec<(i64, i64, i64, DateTime<Utc>)> =
+        sql("SELECT id, group_id, position, updated_at FROM services ORDER BY group_id, position, id")
+            .fetch_all(&mut tx)
+            .await?;
+    tx.commit().await?;
+    Ok((groups, stamps))
+}

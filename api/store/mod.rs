@@ -206,6 +206,8 @@ pub trait Store: Send + Sync + 'static {
     /// All groups in order with their tiles in order, and each tile's hourly counts from `first_hour`,
     /// read in one consistent snapshot.
     async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows>;
+    /// Every group in order, and `(id, group_id, position, updated_at)` of every tile, from one snapshot.
+    async fn tile_stamps(&self) -> StoreResult<(Vec<Group>, Vec<(i64, i64, i64, DateTime<Utc>)>)>;
     /// Every tile's hourly counts (checks, passed, latency sum) from `from_hour`, as `(service_id, hour, rollup)`.
     async fn hour_counts(&self, from_hour: i64) -> StoreResult<Vec<(i64, i64, Rollup)>>;
 
@@ -503,6 +505,9 @@ impl<B: Backend> Store for B {
 
     async fn dashboard(&self, first_hour: i64) -> StoreResult<DashboardRows> {
         history::dashboard(self, first_hour).await
+    }
+    async fn tile_stamps(&self) -> StoreResult<(Vec<Group>, Vec<(i64, i64, i64, DateTime<Utc>)>)> {
+        history::tile_stamps(self).await
     }
     async fn hour_counts(&self, from_hour: i64) -> StoreResult<Vec<(i64, i64, Rollup)>> {
         history::hour_counts(self, from_hour).await
