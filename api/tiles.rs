@@ -30,6 +30,15 @@ pub struct Tiles {
 impl Tiles {
     pub fn new(store: Arc<dyn Store>, engine: Engine) -> Self {
         let board = Arc::new(Board::new(store.clone(), engine.clone()));
+        // The first reader should not wait for the first rendering: make it now, in the background.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let board = board.clone();
+            runtime.spawn(async move {
+                if let Err(err) = board.read(Sight::Full).await {
+                    tracing::debug!(error = %err, "the dashboard could not be rendered ahead");
+                }
+            });
+        }
         Self { store, engine, board }
     }
 

@@ -167,8 +167,19 @@ async fn the_dashboard_from_memory_equals_a_whole_read(backend: Backend) {
         ],
     )
     .await;
-    // The checks that run when a tile is made land in the engine first, in the store a moment later.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The checks that run when a tile is made land in the engine first, in the store a moment later: wait
+    // for both, so that nothing changes while the renderings are compared.
+    for _ in 0..100 {
+        let body = dashboard(&app, &app.client, None).await.body;
+        let checked = |group: usize, tile: usize| {
+            body["groups"][group]["services"][tile]["status"]["last_checked_at"].is_string()
+        };
+        if checked(0, 1) && checked(1, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let full = dashboard(&app, &app.client, None).await;
     assert_eq!(full.status, StatusCode::OK);

@@ -15,9 +15,9 @@ use crate::model::Dashboard;
 
 pub struct DashboardApi;
 
-/// JSON already rendered (and maybe gzipped: `Content-Encoding` is then set, and the compression layer leaves
-/// it), documented with `T`'s schema.
-pub struct RenderedJson<T>(Bytes, bool, std::marker::PhantomData<T>);
+/// JSON already rendered, in pieces (and maybe gzipped: `Content-Encoding` is then set, and the compression
+/// layer leaves it), documented with `T`'s schema.
+pub struct RenderedJson<T>(Vec<Bytes>, bool, std::marker::PhantomData<T>);
 
 impl<T: Type> Payload for RenderedJson<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
@@ -36,11 +36,19 @@ impl<T: Send> IntoResponse for RenderedJson<T> {
         let response = Response::builder()
             .content_type(Self::CONTENT_TYPE_HEADER)
             .header(poem::http::header::VARY, "accept-encoding");
-        match self.1 {
+        let length: usize = self.0.iter().map(Bytes::len).sum();
+        let response = match self.1 {
             true => response.header(poem::http::header::CONTENT_ENCODING, "gzip"),
             false => response,
         }
-        .body(self.0)
+        .header(poem::http::header::CONTENT_LENGTH, length);
+        match <[Bytes; 1]>::try_from(self.0) {
+            Ok([one]) => response.body(one),
+            // Each piece is sent as it is kept: no copy of the whole document.
+            Err(pieces) => response.body(poem::Body::from_bytes_stream(futures_util::stream::iter(
+                pieces.into_iter().map(Ok::<_, std::io::Error>),
+            ))),
+        }
     }
 }
 
@@ -95,7 +103,7 @@ impl DashboardApi {
         }
         let gzip = accepts_gzip(request);
         let body = match gzip {
-            true => rendered.gzipped(),
+            true => vec![rendered.gzipped()],
             false => rendered.body.clone(),
         };
         Ok(DashboardResponse::Ok(
