@@ -166,7 +166,7 @@ impl Board {
             // read only at first, when the window moved, or when many tiles are new.
             let whole = state.config_seen.is_none() || state.first_hour != first_hour;
             let rows = match whole {
-                true => self.store.dashboard(first_hour).await?,
+                true => Layout::from(self.store.dashboard(first_hour).await?),
                 false => self.changed_rows(&state, now).await?,
             };
             let new_tiles = state.load(rows, first_hour, whole);
@@ -232,7 +232,7 @@ impl Board {
 impl Board {
     /// Groups and tiles as stored, reading again only the tiles whose row changed since the board read
     /// them; the others are the board's own copies. No hours.
-    async fn changed_rows(&self, state: &State, now: DateTime<Utc>) -> StoreResult<DashboardRows> {
+    async fn changed_rows(&self, state: &State, now: DateTime<Utc>) -> StoreResult<Layout> {
         let (groups, stamps) = self.store.tile_stamps().await?;
         let known: HashMap<i64, &Service> = state
             .slots
@@ -249,23 +249,26 @@ impl Board {
             })
         };
         if stamps.iter().filter(|stamp| changed(stamp)).count() > READ_ONE_BY_ONE {
-            return self.store.dashboard(i64::MAX).await;
+            return Ok(Layout::from(self.store.dashboard(i64::MAX).await?));
         }
-        let mut services = Vec::with_capacity(stamps.len());
+        let mut tiles = Vec::with_capacity(stamps.len());
         for stamp in &stamps {
-            match (changed(stamp), known.get(&stamp.0)) {
-                (false, Some(service)) => services.push((*service).clone()),
-                _ => match self.store.get_service(stamp.0).await {
-                    Ok(service) => services.push(service),
+            match changed(stamp) {
+                false => tiles.push(Row::Kept {
+                    id: stamp.0,
+                    group_id: stamp.1,
+                }),
+                true => match self.store.get_service(stamp.0).await {
+                    Ok(service) => tiles.push(Row::Read(Box::new(service))),
                     // Deleted since the stamps were read: the next request reads again.
                     Err(crate::store::StoreError::NotFound { .. }) => {}
                     Err(err) => return Err(err),
                 },
             }
         }
-        Ok(DashboardRows {
+        Ok(Layout {
             groups,
-            services,
+            tiles,
             hours: Vec::new(),
         })
     }
@@ -274,16 +277,12 @@ impl Board {
 impl State {
     /// Lays out groups and tiles as read. With `whole`, `rows` carry every shown hour; otherwise tiles keep
     /// the hours they had, and those new to the board are returned (slot index, id) to have theirs read.
-    fn load(&mut self, rows: DashboardRows, first_hour: i64, whole: bool) -> Vec<(usize, i64)> {
-        let DashboardRows {
-            groups,
-            services,
-            hours,
-        } = rows;
+    fn load(&mut self, rows: Layout, first_hour: i64, whole: bool) -> Vec<(usize, i64)> {
+        let Layout { groups, tiles, hours } = rows;
         let mut by_service = group_hours(hours, first_hour);
-        let mut by_group: HashMap<i64, Vec<Service>> = HashMap::with_capacity(groups.len());
-        for service in services {
-            by_group.entry(service.group_id).or_default().push(service);
+        let mut by_group: HashMap<i64, Vec<Row>> = HashMap::with_capacity(groups.len());
+        for row in tiles {
+            by_group.entry(row.group_id()).or_default().push(row);
         }
         // A tile read as it was, with the same hours, keeps its rendering.
         let mut old: HashMap<i64, Slot> = std::mem::take(&mut self.slots)
@@ -294,7 +293,17 @@ impl State {
         self.groups.clear();
         for group in groups {
             let start = self.slots.len();
-            for service in by_group.remove(&group.id).unwrap_or_default() {
+            for row in by_group.remove(&group.id).unwrap_or_default() {
+                let service = match row {
+                    Row::Read(service) => *service,
+                    Row::Kept { id, .. } => {
+                        // Unchanged: the board's own copy, rendering and all.
+                        if let Some(slot) = old.remove(&id) {
+                            self.slots.push(slot);
+                        }
+                        continue;
+                    }
+                };
                 let previous = old.remove(&service.id);
                 let hours = match (whole, &previous) {
                     (true, _) => by_service.remove(&service.id).unwrap_or_default(),
@@ -428,6 +437,45 @@ impl State {
             etag: format!("\"{run:08x}-{}-{letter}\"", self.version),
             body: body.finish(),
             gzip: Default::default(),
+        }
+    }
+}
+
+/// Groups, and tiles either read or known unchanged, in order; and hours when read.
+struct Layout {
+    groups: Vec<crate::model::Group>,
+    tiles: Vec<Row>,
+    hours: Vec<(i64, i64, Rollup)>,
+}
+
+enum Row {
+    /// Unchanged since the board read it.
+    Kept {
+        id: i64,
+        group_id: i64,
+    },
+    Read(Box<Service>),
+}
+
+impl Row {
+    fn group_id(&self) -> i64 {
+        match self {
+            Row::Kept { group_id, .. } => *group_id,
+            Row::Read(service) => service.group_id,
+        }
+    }
+}
+
+impl From<DashboardRows> for Layout {
+    fn from(rows: DashboardRows) -> Self {
+        Layout {
+            groups: rows.groups,
+            tiles: rows
+                .services
+                .into_iter()
+                .map(|service| Row::Read(Box::new(service)))
+                .collect(),
+            hours: rows.hours,
         }
     }
 }

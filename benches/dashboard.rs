@@ -69,7 +69,7 @@ async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usi
             let ok = (hours_ago + n as i64) % 97 != 0;
             batch.push(CheckResult {
                 service_id: *id,
-                checked_at: now - chrono::Duration::hours(hours_ago),
+                checked_at: now - homewatch::model::seconds(hours_ago * 3600),
                 ok,
                 latency_ms: 5 + ((hours_ago + n as i64) % 40) as u32,
                 status_code: Some(if ok { 200 } else { 503 }),

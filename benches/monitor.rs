@@ -141,6 +141,31 @@ async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usi
     written
 }
 
+/// CPU seconds used so far by every process named `postgres` on this machine (the server and its backends).
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .map(|stat| {
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            fields.get(11..13).map_or(0.0, |f| {
+                f.iter().filter_map(|v| v.parse::<f64>().ok()).sum::<f64>()
+            }) / 100.0
+        })
+        .sum()
+}
+
 async fn latencies(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
     let mut samples = Vec::with_capacity(urls.len());
     for url in urls {
@@ -197,9 +222,11 @@ async fn run(options: Options) {
     engine.metrics().take_lags();
     let checks_before = engine.metrics().checks.load(std::sync::atomic::Ordering::Relaxed);
     let (cpu_before, wall_before) = (cpu_seconds(), Instant::now());
+    let postgres_before = postgres_cpu_seconds();
     tokio::time::sleep(Duration::from_secs(options.seconds)).await;
     let wall = wall_before.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+    let postgres_cpu = postgres_cpu_seconds() - postgres_before;
     let checks = engine.metrics().checks.load(std::sync::atomic::Ordering::Relaxed) - checks_before;
     let mut lags: Vec<f64> = engine
         .metrics()
@@ -223,6 +250,12 @@ async fn run(options: Options) {
         "CPU: {:.3} cores (whole process: engine, probes, target server, database writes)",
         cpu / wall
     );
+    if options.store == "postgres" {
+        println!(
+            "PostgreSQL's own CPU (every `postgres` process of this machine): {:.3} cores",
+            postgres_cpu / wall
+        );
+    }
     println!(
         "peak RSS: {:.1} MB (includes the loopback target and, for SQLite, the database)",
         peak_rss_mb()

@@ -22,7 +22,7 @@ on_every_store!(
 fn result(service_id: i64, hours_ago: i64, ok: bool, latency_ms: u32) -> CheckResult {
     CheckResult {
         service_id,
-        checked_at: Utc::now() - chrono::Duration::hours(hours_ago),
+        checked_at: Utc::now() - homewatch::model::seconds(hours_ago * 3600),
         ok,
         latency_ms,
         status_code: Some(if ok { 200 } else { 503 }),
