@@ -128,11 +128,13 @@ class DashboardView {
   }
 
   /**
-   * Fetches the dashboard; shows it now, or once the viewer is done with what they are doing. An event that
-   * arrives while the answer is on its way may be newer than it: then the dashboard is read once more.
+   * Fetches the dashboard; shows it now, or once the viewer is done with what they are doing. Events that
+   * arrive while the answer is on its way are kept and laid over it, each only where it is newer than what
+   * the answer says (reading the dashboard again instead never ended while 10,000 tiles sent events).
    */
   async load() {
     this.loading = (this.loading ?? 0) + 1;
+    this.pendingEvents ??= [];
     let data;
     try {
       data = await api.get("/dashboard");
@@ -140,12 +142,14 @@ class DashboardView {
       this.loading -= 1;
     }
     this.data = data;
+    this.services = new Map(data.groups.flatMap((group) => group.services.map((service) => [service.id, service])));
+    if (!this.loading) {
+      const pending = this.pendingEvents;
+      this.pendingEvents = [];
+      for (const event of pending) this.applyEvent(event, true);
+    }
     if (this.interacting()) this.stale = true;
     else this.render();
-    if (this.missedWhileLoading && !this.loading) {
-      this.missedWhileLoading = false;
-      await this.load();
-    }
   }
 
   renderIfStale() {
@@ -173,6 +177,7 @@ class DashboardView {
     const { groups } = this.data;
     this.services = new Map(groups.flatMap((group) => group.services.map((service) => [service.id, service])));
     this.tileIndex = [];
+    this.tileNodes = new Map();
     this.groupsNode.classList.toggle("many", this.services.size >= MANY_TILES);
     const later = [];
     if (!groups.length) {
@@ -272,6 +277,7 @@ class DashboardView {
     const text = searchText(service);
     const item = el("li", { class: `tile tile-${state}`, dataset: { serviceId: service.id, search: text } });
     this.tileIndex?.push([item, text]);
+    this.tileNodes?.set(service.id, item);
     const link = el("a", {
       class: "tile-link", href: service.url, target: "_blank", rel: "noopener noreferrer", "data-key": `open-${service.id}`,
     }, iconElement(service), el("span", { class: "tile-name" }, service.name));
@@ -475,21 +481,33 @@ class DashboardView {
 
   /** A check result or state change from the stream: update that tile and the summary in place. */
   onEvent(event) {
-    if (this.loading) this.missedWhileLoading = true;
+    if (this.loading && this.pendingEvents.length < 50000) this.pendingEvents.push(event);
+    this.applyEvent(event, false);
+  }
+
+  /**
+   * Lays an event over the tile's data and, unless `replay`ed over a fresh answer (which render() then
+   * shows), over its element. A replayed event older than what the answer says is dropped.
+   */
+  applyEvent(event, replay) {
     const service = this.services.get(event.service_id);
     if (!service) return;
     if (event.kind === "result" && event.result) {
+      if (replay && notNewer(event.result.checked_at, service.status.last_checked_at)) return;
       service.status.last_checked_at = event.result.checked_at;
       service.status.last_latency_ms = event.result.latency_ms;
       service.status.last_error = event.result.error;
     } else if (event.kind === "state_changed" && event.state) {
+      if (replay && notNewer(event.at, service.status.since)) return;
       service.status.state = event.state;
       service.status.since = event.at;
     } else {
       return;
     }
-    const tile = this.groupsNode.querySelector(`.tile[data-service-id="${service.id}"]`);
-    if (!tile) return;
+    if (replay) return;
+    // A map, not a query: 10,000 tiles send about 170 events a second.
+    const tile = this.tileNodes?.get(service.id);
+    if (!tile?.isConnected) return;
     const state = displayState(service);
     tile.className = `tile tile-${state}`;
     tile.title = tileTitle(service, state);
@@ -504,6 +522,11 @@ class DashboardView {
       else if (event.state === "up" && event.previous === "down") announce(`${service.name} is back up.`);
     }
   }
+}
+
+/** Whether the time `at` is not after `known` (both RFC 3339; a missing `known` is older than anything). */
+function notNewer(at, known) {
+  return Boolean(known) && Date.parse(at) <= Date.parse(known);
 }
 
 /** The last check's latency; for a watched tile without one yet, says so. */
