@@ -53,20 +53,6 @@ pub struct Rendered {
 pub const PIECE: usize = 64 * 1024;
 
 impl Rendered {
-    /// The body's length in bytes.
-    pub fn len(&self) -> usize {
-        self.body.iter().map(Bytes::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The whole body in one buffer (tests, small dashboards).
-    pub fn joined(&self) -> Vec<u8> {
-        self.body.concat()
-    }
-
     /// The body gzipped (at the fastest level: a dashboard that changes every second is compressed every
     /// second, and JSON this repetitive still shrinks about twentyfold).
     pub fn gzipped(&self) -> Bytes {
@@ -74,7 +60,7 @@ impl Rendered {
             .get_or_init(|| {
                 use std::io::Write;
                 let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.len() / 16),
+                    Vec::with_capacity(self.body.iter().map(Bytes::len).sum::<usize>() / 16),
                     flate2::Compression::fast(),
                 );
                 // Writing into memory cannot fail.
@@ -385,9 +371,8 @@ impl State {
     fn render(&mut self, engine: &Engine, sight: Sight, run: u32) -> Rendered {
         let index = sight_index(sight);
         let first_hour = self.first_hour;
-        let mut size = 16;
         for slot in &mut self.slots {
-            let json = slot.json[index].get_or_insert_with(|| {
+            slot.json[index].get_or_insert_with(|| {
                 let mut service = slot.service.clone();
                 engine.freshen(&mut service);
                 if sight == Sight::Redacted {
@@ -398,8 +383,7 @@ impl State {
                 json.pop();
                 Bytes::from(json)
             });
-            size += json.len();
-            let tail = slot.tail.get_or_insert_with(|| {
+            slot.tail.get_or_insert_with(|| {
                 let (uptime, latency) = DashboardTile::figures(&slot.hours, first_hour);
                 let mut tail = Vec::with_capacity(200);
                 tail.extend_from_slice(b",\"uptime_24h\":");
@@ -409,9 +393,7 @@ impl State {
                 tail.push(b'}');
                 Bytes::from(tail)
             });
-            size += tail.len() + 1;
         }
-        let _ = size;
         let mut body = Pieces::default();
         body.push(b"{\"groups\":[");
         for (n, group) in self.groups.iter().enumerate() {

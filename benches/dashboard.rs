@@ -22,7 +22,7 @@ use std::{
 
 use homewatch::{
     auth::AccessConfig,
-    model::{CheckResult, HistoryBatch, Scope},
+    model::Scope,
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -61,46 +61,12 @@ fn rss_mb() -> f64 {
 
 /// One result per tile and hour for `days` days before this hour: the hourly rollups of a watched tile.
 async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usize {
-    let now = chrono::Utc::now();
-    let mut batch = Vec::with_capacity(20_000);
-    let mut written = 0;
-    for (n, id) in ids.iter().enumerate() {
-        for hours_ago in 1..=days * 24 {
-            let ok = (hours_ago + n as i64) % 97 != 0;
-            batch.push(CheckResult {
-                service_id: *id,
-                checked_at: now - homewatch::model::seconds(hours_ago * 3600),
-                ok,
-                latency_ms: 5 + ((hours_ago + n as i64) % 40) as u32,
-                status_code: Some(if ok { 200 } else { 503 }),
-                error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
-                maintenance: false,
-                degraded: false,
-                packet_loss_pct: None,
-                certificate: None,
-            });
-            if batch.len() == 20_000 {
-                written += batch.len();
-                let results = std::mem::take(&mut batch);
-                store
-                    .record_history(&HistoryBatch {
-                        results,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-    written += batch.len();
-    store
-        .record_history(&HistoryBatch {
-            results: batch,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    written
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let results = ids.iter().enumerate().flat_map(|(n, id)| {
+        (1..=days * 24)
+            .map(move |hours_ago| support::simulated_result(*id, n, now_ms - hours_ago * 3_600_000))
+    });
+    support::record_all(store, results).await
 }
 
 struct Timed {

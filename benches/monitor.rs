@@ -18,7 +18,7 @@ use std::{
 
 use homewatch::{
     auth::AccessConfig,
-    model::{CheckResult, HistoryBatch, Scope},
+    model::Scope,
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -88,49 +88,8 @@ async fn bench_check(kind: &str, interval_s: u32, target: &str) -> serde_json::V
 /// result per hour before that (an hourly rollup row is the same size whatever it counts).
 async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usize {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let (minute, hour) = (60_000, 3_600_000);
-    let mut written = 0;
-    let mut batch = Vec::with_capacity(20_000);
-    for (n, id) in ids.iter().enumerate() {
-        let mut at = now_ms - days * 24 * hour;
-        while at < now_ms {
-            let recent = now_ms - at <= 7 * 24 * hour;
-            let ok = (at / minute + n as i64) % 97 != 0;
-            let latency = 5 + ((at / minute + n as i64) % 40) as u32;
-            batch.push(CheckResult {
-                service_id: *id,
-                checked_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
-                ok,
-                latency_ms: latency,
-                status_code: Some(if ok { 200 } else { 503 }),
-                error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
-                maintenance: false,
-                degraded: false,
-                packet_loss_pct: None,
-                certificate: None,
-            });
-            at += if recent { minute } else { hour };
-            if batch.len() == 20_000 {
-                written += batch.len();
-                let results = std::mem::take(&mut batch);
-                store
-                    .record_history(&HistoryBatch {
-                        results,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-    written += batch.len();
-    store
-        .record_history(&HistoryBatch {
-            results: batch,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let hour = 3_600_000;
+    let written = support::simulate_history(store, ids, days).await;
     // What the hourly pruning job leaves: no raw results beyond the retained week.
     while store
         .prune_history(now_ms - 7 * 24 * hour, 0, 50_000)

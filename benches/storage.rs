@@ -22,7 +22,7 @@ use std::{
 
 use homewatch::{
     auth::AccessConfig,
-    model::{CheckResult, HistoryBatch, Scope},
+    model::Scope,
     monitor::{
         engine::{Engine, EngineConfig},
         probe::Prober,
@@ -37,48 +37,8 @@ use support::{
 /// A year as the engine leaves it, for these tiles.
 async fn simulate_year(store: &Arc<dyn Store>, ids: &[i64]) -> usize {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let (minute, hour, day) = (60_000, 3_600_000, 86_400_000);
-    let mut written = 0;
-    let mut batch = Vec::with_capacity(20_000);
-    for (n, id) in ids.iter().enumerate() {
-        let mut at = now_ms - 365 * day;
-        while at < now_ms {
-            let recent = now_ms - at <= 7 * day;
-            let ok = (at / minute + n as i64) % 97 != 0;
-            batch.push(CheckResult {
-                service_id: *id,
-                checked_at: chrono::DateTime::from_timestamp_millis(at).unwrap(),
-                ok,
-                latency_ms: 5 + ((at / minute + n as i64) % 40) as u32,
-                status_code: Some(if ok { 200 } else { 503 }),
-                error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
-                maintenance: false,
-                degraded: false,
-                packet_loss_pct: None,
-                certificate: None,
-            });
-            at += if recent { minute } else { hour };
-            if batch.len() == 20_000 {
-                written += batch.len();
-                let results = std::mem::take(&mut batch);
-                store
-                    .record_history(&HistoryBatch {
-                        results,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-    written += batch.len();
-    store
-        .record_history(&HistoryBatch {
-            results: batch,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (hour, day) = (3_600_000, 86_400_000);
+    let written = support::simulate_history(store, ids, 365).await;
     // What the hourly job does (api/monitor/engine.rs, prune_periodically), with the default retention.
     let defaults = EngineConfig::DEFAULT;
     while store

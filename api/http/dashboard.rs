@@ -31,10 +31,10 @@ impl<T: Type> Payload for RenderedJson<T> {
     }
 }
 
-impl<T: Send> IntoResponse for RenderedJson<T> {
+impl<T: Type + Send> IntoResponse for RenderedJson<T> {
     fn into_response(self) -> Response {
         let response = Response::builder()
-            .content_type(Self::CONTENT_TYPE_HEADER)
+            .content_type(<Self as Payload>::CONTENT_TYPE)
             .header(poem::http::header::VARY, "accept-encoding");
         let length: usize = self.0.iter().map(Bytes::len).sum();
         let response = match self.1 {
@@ -50,10 +50,6 @@ impl<T: Send> IntoResponse for RenderedJson<T> {
             ))),
         }
     }
-}
-
-impl<T> RenderedJson<T> {
-    const CONTENT_TYPE_HEADER: &'static str = "application/json; charset=utf-8";
 }
 
 #[derive(ApiResponse)]

@@ -8,7 +8,7 @@ use super::{
     rows::{
         self, BUCKET_COLUMNS, HourCountsRow, IncidentRow, ResultRow, RollupRow, ServiceRow, select_services,
     },
-    sql::{Backend, sql},
+    sql::{Backend, Statement, sql},
 };
 use crate::model::{
     CheckResult, DashboardRows, Group, HistoryBatch, Incident, IncidentChange, IncidentFilter, Rollup,
@@ -39,6 +39,22 @@ const ADD_ROLLUP: &str = "INSERT INTO check_rollups (service_id, hour, checks, o
      b10 = check_rollups.b10 + excluded.b10, b11 = check_rollups.b11 + excluded.b11, \
      b12 = check_rollups.b12 + excluded.b12, b13 = check_rollups.b13 + excluded.b13, \
      b14 = check_rollups.b14 + excluded.b14, b15 = check_rollups.b15 + excluded.b15";
+
+/// [`ADD_ROLLUP`] with its arguments.
+fn add_rollup(service_id: i64, hour: i64, rollup: &Rollup) -> Statement<'static> {
+    let mut statement = sql(ADD_ROLLUP)
+        .bind(service_id)
+        .bind(hour)
+        .bind(rollup.checks)
+        .bind(rollup.ok_checks)
+        .bind(rollup.latency_sum)
+        .bind(rollup.latency_min)
+        .bind(rollup.latency_max);
+    for count in rollup.buckets {
+        statement = statement.bind(count);
+    }
+    statement
+}
 
 /// Writes a batch in one transaction. Rows of tiles deleted meanwhile are skipped; a batch that lands after
 /// its tile was paused (checks in flight, the last flush) leaves the tile paused and opens no incident.
@@ -73,18 +89,7 @@ pub async fn record(db: &dyn Backend, batch: &HistoryBatch) -> StoreResult<()> {
         .cloned()
         .collect();
     for (service_id, hour, rollup) in batch_rollups(&counted) {
-        let mut statement = sql(ADD_ROLLUP)
-            .bind(service_id)
-            .bind(hour)
-            .bind(rollup.checks)
-            .bind(rollup.ok_checks)
-            .bind(rollup.latency_sum)
-            .bind(rollup.latency_min)
-            .bind(rollup.latency_max);
-        for count in rollup.buckets {
-            statement = statement.bind(count);
-        }
-        statement.execute(&mut tx).await?;
+        add_rollup(service_id, hour, &rollup).execute(&mut tx).await?;
     }
     for status in &batch.statuses {
         sql("INSERT INTO service_status (service_id, state, since, last_checked_at, last_latency_ms, last_error, \
@@ -285,18 +290,7 @@ pub async fn compact_rollups(db: &dyn Backend, from_day: i64, before_day: i64) -
                 .bind(hour + 24)
                 .execute(&mut tx)
                 .await?;
-            let mut statement = sql(ADD_ROLLUP)
-                .bind(row.service_id)
-                .bind(hour)
-                .bind(rollup.checks)
-                .bind(rollup.ok_checks)
-                .bind(rollup.latency_sum)
-                .bind(rollup.latency_min)
-                .bind(rollup.latency_max);
-            for count in rollup.buckets {
-                statement = statement.bind(count);
-            }
-            statement.execute(&mut tx).await?;
+            add_rollup(row.service_id, hour, &rollup).execute(&mut tx).await?;
             removed -= 1;
         }
         tx.commit().await?;

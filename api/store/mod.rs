@@ -100,8 +100,6 @@ pub struct Changes {
     config: std::sync::atomic::AtomicU64,
     /// Check history: results, hourly rollups, statuses and incidents.
     history: std::sync::atomic::AtomicU64,
-    /// Told after every change, for those who wait for one.
-    changed: tokio::sync::Notify,
     /// The earliest hour each recent history write touched, by its `history` count (the newest 256).
     hours: std::sync::Mutex<std::collections::VecDeque<(u64, i64)>>,
 }
@@ -115,7 +113,6 @@ impl Changes {
     }
     pub fn config_changed(&self) {
         self.config.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        self.changed.notify_waiters();
     }
     /// History was written; `earliest_hour` is the earliest hour it touched (None: unknown, any hour).
     pub fn history_changed(&self, earliest_hour: Option<i64>) {
@@ -125,8 +122,6 @@ impl Changes {
             hours.pop_front();
         }
         hours.push_back((count, earliest_hour.unwrap_or(i64::MIN)));
-        drop(hours);
-        self.changed.notify_waiters();
     }
     /// The earliest hour touched by history writes after count `seen`; None when that is no longer known
     /// (then any hour may have changed).
@@ -144,10 +139,6 @@ impl Changes {
             None if self.history() == seen => Some(i64::MAX),
             _ => None,
         }
-    }
-    /// Resolves at the next change.
-    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.changed.notified()
     }
 }
 

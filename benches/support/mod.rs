@@ -7,7 +7,7 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use homewatch::{
     auth::{Access, AccessConfig},
     http::{self, HttpOptions},
-    model::{Check, NewGroup, NewService, NewToken, NewUser, Role, Scope, User},
+    model::{Check, CheckResult, HistoryBatch, NewGroup, NewService, NewToken, NewUser, Role, Scope, User},
     monitor::engine::Engine,
     server::{self, Running},
     store::{DatabaseUrl, Store},
@@ -270,4 +270,74 @@ pub async fn create_tiles(
         ids.push(store.create_service(&tile).await.unwrap().id);
     }
     ids
+}
+
+/// The result of tile number `n` (its id `service_id`) checked at `at_ms`: one check in 97 fails, latencies
+/// run from 5 to 44 ms.
+pub fn simulated_result(service_id: i64, n: usize, at_ms: i64) -> CheckResult {
+    let step = at_ms / 60_000 + n as i64;
+    let ok = step % 97 != 0;
+    CheckResult {
+        service_id,
+        checked_at: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+        ok,
+        latency_ms: 5 + (step % 40) as u32,
+        status_code: Some(if ok { 200 } else { 503 }),
+        error: (!ok).then(|| "status 503 is not in 200-299".to_owned()),
+        maintenance: false,
+        degraded: false,
+        packet_loss_pct: None,
+        certificate: None,
+    }
+}
+
+/// Writes results in batches of 20,000; returns how many.
+pub async fn record_all(store: &Arc<dyn Store>, results: impl IntoIterator<Item = CheckResult>) -> usize {
+    let mut written = 0;
+    let mut batch = Vec::with_capacity(20_000);
+    for result in results {
+        batch.push(result);
+        if batch.len() == 20_000 {
+            written += batch.len();
+            let results = std::mem::replace(&mut batch, Vec::with_capacity(20_000));
+            store
+                .record_history(&HistoryBatch {
+                    results,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    }
+    written += batch.len();
+    store
+        .record_history(&HistoryBatch {
+            results: batch,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    written
+}
+
+/// `days` of history as the engine would have written it: a result a minute for the retained week, one an
+/// hour before that (an hourly rollup row is the same size whatever it counts). Nothing is pruned.
+pub async fn simulate_history(store: &Arc<dyn Store>, ids: &[i64], days: i64) -> usize {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (minute, hour) = (60_000, 3_600_000);
+    let results = ids.iter().enumerate().flat_map(|(n, id)| {
+        let mut at = now_ms - days * 24 * hour;
+        std::iter::from_fn(move || {
+            (at < now_ms).then(|| {
+                let result = simulated_result(*id, n, at);
+                at += if now_ms - at <= 7 * 24 * hour {
+                    minute
+                } else {
+                    hour
+                };
+                result
+            })
+        })
+    });
+    record_all(store, results).await
 }
