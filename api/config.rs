@@ -370,6 +370,19 @@ pub struct EngineArgs {
     /// CA), for https and tls checks.
     #[arg(long, global = true, env = "HOMEWATCH_CA_FILE")]
     pub ca_file: Option<std::path::PathBuf>,
+
+    /// Replicas on one PostgreSQL: how often each renews its heartbeat and reads the others'.
+    #[arg(long, global = true, env = "HOMEWATCH_REPLICA_HEARTBEAT", default_value_t = Span(crate::cluster::ClusterConfig::DEFAULT.heartbeat))]
+    pub replica_heartbeat: Span,
+
+    /// Replicas on one PostgreSQL: a replica silent this long is taken for dead and its checks go to the
+    /// others (at least three heartbeats).
+    #[arg(long, global = true, env = "HOMEWATCH_REPLICA_DEAD_AFTER", default_value_t = Span(crate::cluster::ClusterConfig::DEFAULT.dead_after))]
+    pub replica_dead_after: Span,
+
+    /// Replicas on one PostgreSQL: false makes this one serve the API and pages without running checks.
+    #[arg(long, global = true, env = "HOMEWATCH_REPLICA_CHECKS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub replica_checks: bool,
 }
 
 impl EngineArgs {
@@ -385,6 +398,27 @@ impl EngineArgs {
         crate::monitor::probe::Prober::trusting(extra.as_deref()).map_err(|err| match &self.ca_file {
             Some(path) => format!("HOMEWATCH_CA_FILE {}: {err}", path.display()),
             None => err,
+        })
+    }
+
+    /// How replicas keep in touch; the error says which setting is off.
+    pub fn cluster(&self) -> Result<crate::cluster::ClusterConfig, String> {
+        let heartbeat = self.replica_heartbeat.0;
+        let dead_after = self.replica_dead_after.0;
+        if heartbeat < std::time::Duration::from_millis(100) {
+            return Err("HOMEWATCH_REPLICA_HEARTBEAT must be at least 100ms".into());
+        }
+        if dead_after < heartbeat * 3 {
+            return Err(format!(
+                "HOMEWATCH_REPLICA_DEAD_AFTER ({dead_after:?}) must be at least three heartbeats \
+                 (HOMEWATCH_REPLICA_HEARTBEAT is {heartbeat:?}), or a slow heartbeat would hand checks over"
+            ));
+        }
+        Ok(crate::cluster::ClusterConfig {
+            heartbeat,
+            dead_after,
+            checks: self.replica_checks,
+            ..crate::cluster::ClusterConfig::DEFAULT
         })
     }
 

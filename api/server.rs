@@ -226,8 +226,63 @@ pub async fn start_access(
     Ok(access)
 }
 
+/// Holds the SQLite file for this process: a second server on the same file would check every tile twice and
+/// keep its own sessions. The lock ends with the process (a crash included). A `.lock` file beside the database.
+fn lock_sqlite_file(config: &Config) -> Result<Option<std::fs::File>, StartError> {
+    let url = &config.store.database_url;
+    if url.scheme() != "sqlite" {
+        return Ok(None);
+    }
+    let path = store::sqlite::file_of(url)?;
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || url.expose().contains("mode=memory") {
+        return Ok(None);
+    }
+    let lock_path = std::path::PathBuf::from(format!("{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|err| {
+            StartError::Runtime(format!(
+                "cannot open {} to hold the SQLite database for this server: {err}",
+                lock_path.display()
+            ))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Config(format!(
+            "another Homewatch server is running on {}: SQLite serves one process. Stop the other one, or run \
+             several replicas on PostgreSQL (see the README's Replicas)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(err)) => Err(StartError::Runtime(format!(
+            "cannot lock {}: {err}",
+            lock_path.display()
+        ))),
+    }
+}
+
+/// This replica's place among others on the same PostgreSQL; alone on SQLite.
+async fn join_cluster(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<crate::cluster::Cluster>, StartError> {
+    let settings = config.engine.cluster().map_err(StartError::Config)?;
+    #[cfg(feature = "postgres")]
+    if let Some(pool) = store.postgres_pool() {
+        return crate::cluster::pg::join(pool, settings)
+            .await
+            .map_err(|err| StartError::Runtime(format!("cannot join the replicas on PostgreSQL: {err}")));
+    }
+    let _ = (settings, store);
+    Ok(crate::cluster::Cluster::solo())
+}
+
 /// `homewatch serve`: runs until SIGINT/SIGTERM.
 pub async fn serve(config: &Config) -> Result<(), StartError> {
+    let _lock = lock_sqlite_file(config)?;
     let store = open_store(config).await?;
     if let Some(path) = &config.store.config_file {
         let summary = crate::manifest::commands::apply_config_file(store.as_ref(), path)
@@ -242,9 +297,11 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
         maintenance_in_uptime: config.alerts.maintenance_in_uptime,
         ..config.engine.engine()
     };
-    let engine = Engine::start(store.clone(), Arc::new(prober), engine_config)
+    let cluster = join_cluster(config, &store).await?;
+    let engine = Engine::start_in(store.clone(), Arc::new(prober), engine_config, cluster.clone())
         .await
         .map_err(|err| StartError::Runtime(format!("cannot start the monitor engine: {err}")))?;
+    cluster.attach(engine.clone(), store.clone());
     let dispatcher = Dispatcher::start(
         store.clone(),
         config.alerts.alerts(config.access.public_url.clone()),
@@ -279,6 +336,8 @@ pub async fn serve(config: &Config) -> Result<(), StartError> {
         store.describe()
     );
     let result = running.wait().await;
+    // Other replicas take this one's checks over at an instant all agree on, then this engine stops.
+    cluster.leave().await;
     engine.stop().await;
     dispatcher.stop().await;
     store.close().await;

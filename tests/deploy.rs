@@ -200,3 +200,61 @@ fn dockerfile_builds_postgres_support_and_runs_non_root_with_a_healthcheck() {
         "the build context leaves out target/"
     );
 }
+
+#[test]
+fn replicas_profile_runs_several_replicas_on_postgres_behind_a_balancer() {
+    let compose = compose();
+    let replica = service(&compose, "homewatch-replica");
+    assert_eq!(strings(&replica["profiles"]), ["replicas"]);
+    assert!(
+        replica["ports"].is_null(),
+        "replicas publish no host port: the balancer does"
+    );
+    assert_eq!(
+        replica["deploy"]["replicas"].as_str(),
+        Some("${HOMEWATCH_REPLICAS:-3}"),
+        "three replicas unless HOMEWATCH_REPLICAS says otherwise"
+    );
+    assert_eq!(replica["build"], service(&compose, "homewatch")["build"]);
+    let url = url::Url::parse(replica["environment"]["DATABASE_URL"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (url.scheme(), url.host_str()),
+        ("postgres", Some("postgres")),
+        "every replica on the one PostgreSQL"
+    );
+    assert_eq!(
+        replica["environment"]["HOMEWATCH_TRUSTED_PROXIES"].as_str(),
+        Some("private"),
+        "client addresses come through the balancer"
+    );
+    assert_eq!(
+        replica["depends_on"]["postgres"]["condition"],
+        Value::from("service_healthy")
+    );
+    let postgres = service(&compose, "postgres");
+    assert!(strings(&postgres["profiles"]).contains(&"replicas".to_owned()));
+
+    let balancer = service(&compose, "balancer");
+    assert_eq!(strings(&balancer["profiles"]), ["replicas"]);
+    assert_eq!(strings(&balancer["ports"]), ["${HOMEWATCH_PORT:-8080}:8080"]);
+    assert_eq!(
+        balancer["depends_on"]["homewatch-replica"]["condition"],
+        Value::from("service_healthy")
+    );
+    let source = balancer["configs"][0]["source"].as_str().unwrap();
+    let config = compose["configs"][source]["content"].as_str().unwrap();
+    for needed in [
+        "server homewatch-replica:8080",
+        "proxy_pass http://homewatch;",
+        // Event streams pass through unbuffered.
+        "proxy_buffering off;",
+        "X-Forwarded-For $$proxy_add_x_forwarded_for",
+        "listen 8080;",
+    ] {
+        assert!(config.contains(needed), "the balancer's config has `{needed}`");
+    }
+    // No other app service runs under this profile (the port is the balancer's).
+    for other in ["homewatch", "homewatch-postgres"] {
+        assert!(!strings(&service(&compose, other)["profiles"]).contains(&"replicas".to_owned()));
+    }
+}

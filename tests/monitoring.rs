@@ -16,6 +16,7 @@ on_every_store!(
     a_tile_created_with_a_check_is_checked_without_being_asked,
     a_check_run_on_request_is_stored_by_the_time_it_is_answered,
     reads_are_never_older_than_the_events_already_sent,
+    configuration_changes_are_announced_on_the_event_stream,
     a_failing_target_goes_pending_then_down_and_back_up_with_an_incident,
     paused_tiles_are_not_checked,
     monitoring_requests_are_validated,
@@ -97,6 +98,29 @@ async fn a_check_run_on_request_is_stored_by_the_time_it_is_answered(backend: Ba
         .get(&format!("/api/v1/incidents?service_id={tile}&open=true"))
         .await;
     assert_eq!(open.body.as_array().map(Vec::len), Some(1), "{}", open.text);
+}
+
+/// Pages hear of configuration changes (theirs, another tab's, another replica's) through the stream.
+async fn configuration_changes_are_announced_on_the_event_stream(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut stream = app
+        .client
+        .get(format!("{}/api/v1/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    app.group("Announced").await;
+    while !seen.contains("\"kind\":\"config_changed\"") {
+        let chunk = tokio::time::timeout_at(deadline.into(), stream.chunk())
+            .await
+            .expect("a config_changed event arrives after a group was made")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"service_id\":0"), "{seen}");
 }
 
 async fn reads_are_never_older_than_the_events_already_sent(backend: Backend) {

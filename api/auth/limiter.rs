@@ -69,6 +69,11 @@ impl Key {
     pub fn address_and(kind: &str, ip: IpAddr, what: &str) -> Self {
         Self::of(kind, &[&counted_address(ip), what])
     }
+
+    /// The hash in hex, as replicas share it.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// How an address is counted: IPv4 as it is, IPv6 by its /64.
@@ -110,6 +115,10 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
     /// The guess was right: the keys are forgotten.
     pub fn succeeded(self) {
         let mut entries = self.limiter.lock();
@@ -210,6 +219,75 @@ impl LoginLimiter {
 
     pub fn remembered(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// The same backoff shared by replicas on one PostgreSQL (table `login_backoff`): a failure counted on one
+/// replica holds on every other. Each replica still verifies one attempt per key at a time.
+#[cfg(feature = "postgres")]
+pub mod shared {
+    use super::*;
+
+    const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+    /// Counts an attempt on every key, or says how long to wait when a key is in its backoff.
+    pub async fn begin(
+        pool: &sqlx::PgPool,
+        config: &LimiterConfig,
+        keys: &[Key],
+    ) -> Result<Result<(), Wait>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let mut wait_ms: i64 = 0;
+        for key in keys {
+            // The row is locked while it is read and counted: attempts on two replicas count one after the other.
+            let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(&format!(
+                "INSERT INTO login_backoff (key, failures, seen_at) VALUES ($1, 0, {NOW_MS}) \
+                 ON CONFLICT (key) DO UPDATE SET seen_at = EXCLUDED.seen_at \
+                 RETURNING failures::bigint, blocked_until, {NOW_MS}"
+            ))
+            .bind(key.hex())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((failures, blocked_until, now)) = row else {
+                continue;
+            };
+            if let Some(until) = blocked_until.filter(|until| *until > now) {
+                wait_ms = wait_ms.max(until - now);
+                continue;
+            }
+            let failures = failures + 1;
+            let free = i64::from(config.free_failures);
+            let blocked_until = (failures > free).then(|| {
+                let doublings = (failures - free - 1).min(20) as u32;
+                let wait = config
+                    .first_wait
+                    .saturating_mul(1 << doublings)
+                    .min(config.longest_wait);
+                now + wait.as_millis() as i64
+            });
+            sqlx::query("UPDATE login_backoff SET failures = $2, blocked_until = $3 WHERE key = $1")
+                .bind(key.hex())
+                .bind(failures.min(i64::from(i32::MAX)) as i32)
+                .bind(blocked_until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if wait_ms > 0 {
+            // Nothing is counted while a key waits (the transaction rolls back).
+            return Ok(Err(Wait(Duration::from_millis(wait_ms as u64))));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// The guess was right: the keys are forgotten on every replica.
+    pub async fn succeeded(pool: &sqlx::PgPool, keys: &[Key]) -> Result<(), sqlx::Error> {
+        let keys: Vec<String> = keys.iter().map(Key::hex).collect();
+        sqlx::query("DELETE FROM login_backoff WHERE key = ANY($1)")
+            .bind(keys)
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 }
 

@@ -133,8 +133,62 @@ impl Access {
             return Ok(None);
         }
         let token = secret::setup_token();
-        *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = Some(secret::hash(&token));
+        let hash = secret::hash(&token);
+        // Replicas on one PostgreSQL each print a token; any of them works on every replica.
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(
+                "INSERT INTO setup_tokens (hash, created_at) VALUES ($1, (extract(epoch from now()) * 1000)::bigint) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&hash)
+            .execute(&pool)
+            .await
+            .map_err(|err| StoreError::Unavailable(format!("cannot share the setup token: {err}")))?;
+        }
+        *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = Some(hash);
         Ok(Some(token))
+    }
+
+    /// Whether another replica printed this setup token.
+    async fn shared_setup_token(&self, token: &str) -> bool {
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.store.postgres_pool() {
+            let hashes: Vec<String> = sqlx::query_scalar("SELECT hash FROM setup_tokens")
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+            return hashes.iter().any(|hash| secret::matches(token, hash));
+        }
+        let _ = token;
+        false
+    }
+
+    /// Starts a guess: refused while a key waits out its backoff, here or (replicas on PostgreSQL) on any
+    /// replica. It counts as a failure unless `succeeded` is called.
+    async fn begin(&self, keys: Vec<Key>) -> Result<limiter::Attempt<'_>, AccessError> {
+        let attempt = self.limiter.begin(keys)?;
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.store.postgres_pool() {
+            match limiter::shared::begin(&pool, &self.config.limiter, attempt.keys()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(wait)) => return Err(wait.into()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the shared login backoff; this replica's own holds")
+                }
+            }
+        }
+        Ok(attempt)
+    }
+
+    async fn succeeded(&self, attempt: limiter::Attempt<'_>) {
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.store.postgres_pool()
+            && let Err(err) = limiter::shared::succeeded(&pool, attempt.keys()).await
+        {
+            tracing::warn!(error = %err, "cannot clear the shared login backoff");
+        }
+        attempt.succeeded();
     }
 
     /// Creates the first admin from the setup token; the token stops working.
@@ -145,9 +199,10 @@ impl Access {
         username: &str,
         password: &str,
     ) -> Result<User, AccessError> {
-        let attempt = self.limiter.begin(vec![Key::address("setup", client)])?;
+        let attempt = self.begin(vec![Key::address("setup", client)]).await?;
         let expected = self.setup.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let valid = expected.is_some_and(|hash| secret::matches(token, &hash));
+        let valid = expected.is_some_and(|hash| secret::matches(token, &hash))
+            || self.shared_setup_token(token).await;
         if !valid {
             if !self.setup_required().await? {
                 return Err(crate::store::rules::setup_done().into());
@@ -157,7 +212,11 @@ impl Access {
         let hash = self.passwords.hash(password).await;
         let user = self.store.create_user(username, &hash, Role::Admin, true).await?;
         *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        attempt.succeeded();
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.store.postgres_pool() {
+            let _ = sqlx::query("DELETE FROM setup_tokens").execute(&pool).await;
+        }
+        self.succeeded(attempt).await;
         Ok(user)
     }
 
@@ -179,10 +238,12 @@ impl Access {
     /// `limiter`): others' failures never keep the owner out.
     pub async fn login(&self, client: IpAddr, username: &str, password: &str) -> Result<User, AccessError> {
         let name = username.to_lowercase();
-        let attempt = self.limiter.begin(vec![
-            Key::address("login", client),
-            Key::address_and("login-account", client, &name),
-        ])?;
+        let attempt = self
+            .begin(vec![
+                Key::address("login", client),
+                Key::address_and("login-account", client, &name),
+            ])
+            .await?;
         let stored = self.store.find_user(username).await?;
         let matched = self
             .passwords
@@ -190,7 +251,7 @@ impl Access {
             .await;
         match stored {
             Some(stored) if matched => {
-                attempt.succeeded();
+                self.succeeded(attempt).await;
                 Ok(stored.user)
             }
             _ => Err(AccessError::WrongCredentials),
@@ -268,10 +329,12 @@ impl Access {
         change: &PasswordChange,
         keep_session: Option<i64>,
     ) -> Result<User, AccessError> {
-        let attempt = self.limiter.begin(vec![
-            Key::address("password", client),
-            Key::of("password-account", &[&user_id.to_string()]),
-        ])?;
+        let attempt = self
+            .begin(vec![
+                Key::address("password", client),
+                Key::of("password-account", &[&user_id.to_string()]),
+            ])
+            .await?;
         let stored = self.store.get_user(user_id).await?;
         if !self
             .passwords
@@ -280,7 +343,7 @@ impl Access {
         {
             return Err(AccessError::WrongPassword);
         }
-        attempt.succeeded();
+        self.succeeded(attempt).await;
         let hash = self.passwords.hash(&change.new_password).await;
         let reset = PasswordReset {
             hash: &hash,

@@ -46,9 +46,24 @@ pub async fn healthz(store: StoreData<'_>) -> Response {
     }
 }
 
-/// Like `/healthz`, and also 503 until every embedded migration has been applied.
+/// Like `/healthz`, and also 503 until every embedded migration has been applied. It says too whether this
+/// replica takes part in checking (`replica.checking`; replicas on one PostgreSQL), which does not change
+/// the status: every replica serves every request.
 #[handler]
-pub async fn readyz(store: StoreData<'_>) -> Response {
+pub async fn readyz(store: StoreData<'_>, tiles: super::TilesData<'_>) -> Response {
+    let cluster = tiles.engine().cluster();
+    let (checking, replicas) = cluster.readiness();
+    let checks_started = tiles
+        .engine()
+        .metrics()
+        .checks
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let replica = json!({
+        "id": cluster.id(),
+        "checking": checking,
+        "replicas": replicas,
+        "checks_started": checks_started,
+    });
     let kind = store.kind().as_str();
     if let Err(reason) = bounded_ping(&store).await {
         tracing::warn!(%reason, "readiness check: the database is not answering");
@@ -68,7 +83,8 @@ pub async fn readyz(store: StoreData<'_>) -> Response {
     };
     let migrations = json!({ "applied": status.applied, "expected": status.expected });
     if status.is_current() {
-        Json(json!({ "status": "ready", "store": kind, "migrations": migrations })).into_response()
+        Json(json!({ "status": "ready", "store": kind, "migrations": migrations, "replica": replica }))
+            .into_response()
     } else {
         unavailable(json!({ "status": "migrations_pending", "store": kind, "migrations": migrations }))
     }

@@ -164,6 +164,9 @@ pub enum EventKind {
     Result,
     /// A tile changed state; `state` and `previous` say from what to what.
     StateChanged,
+    /// Groups, tiles or maintenance windows changed (on any replica): read the dashboard again. `service_id`
+    /// is 0.
+    ConfigChanged,
 }
 
 /// One server-sent event of `GET /events`.

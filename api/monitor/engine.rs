@@ -24,6 +24,7 @@ use super::{
     probe::{ProbeOutcome, Prober},
 };
 use crate::{
+    cluster::{Cluster, JOBS_KEY, Relay},
     model::{
         Certificate, Check, CheckResult, CheckRun, Event, EventKind, HistoryBatch, IncidentChange, Service,
         ServiceState, ServiceStatus, StatusUpdate, WatchedTile, hour_of_ms, now,
@@ -170,11 +171,26 @@ pub enum EngineEvent {
         previous: ServiceState,
         since: DateTime<Utc>,
     },
+    /// Groups, tiles or maintenance windows changed (here or on another replica): pages read them again.
+    ConfigChanged {
+        at: DateTime<Utc>,
+    },
+    /// What another replica found (a result or a state change), told here.
+    Relayed(Box<EngineEvent>),
 }
 
 impl From<EngineEvent> for Event {
     fn from(event: EngineEvent) -> Self {
         match event {
+            EngineEvent::Relayed(event) => Event::from(*event),
+            EngineEvent::ConfigChanged { at } => Event {
+                kind: EventKind::ConfigChanged,
+                service_id: 0,
+                at,
+                state: None,
+                previous: None,
+                result: None,
+            },
             EngineEvent::Result(result) => Event {
                 kind: EventKind::Result,
                 service_id: result.service_id,
@@ -227,6 +243,15 @@ enum Command {
         result: CheckResult,
         reply: Option<CheckReply>,
     },
+    /// What another replica told.
+    Relayed(Relay),
+    /// A tile this replica has just taken over, read again from the store: run its due check with its state.
+    Refreshed {
+        service_id: i64,
+        generation: u64,
+        tile: Option<Box<WatchedTile>>,
+        due: Instant,
+    },
 }
 
 /// The newest status of each watched tile as the engine decided it. Statuses are stored in batches about
@@ -246,6 +271,8 @@ pub struct Engine {
     maintenance: Arc<MaintenanceBoard>,
     /// Told when a batch with alerts is stored: the dispatcher delivers them at once.
     alerts_stored: Arc<tokio::sync::Notify>,
+    /// Which checks this replica runs (all of them when it is alone).
+    cluster: Arc<Cluster>,
 }
 
 /// Counters for benchmarks and `/metrics`.
@@ -346,6 +373,8 @@ struct Watch {
     certificate: Option<Certificate>,
     /// Push checks: when calls are due, and the last one.
     push: Option<PushWatch>,
+    /// Another replica ran this tile's last due check: its state is read from the store before the next.
+    taken_over: bool,
 }
 
 impl Watch {
@@ -376,12 +405,39 @@ impl Watch {
                 last_call: None,
                 started: None,
             }),
+            taken_over: false,
+        }
+    }
+
+    /// Takes the state another replica stored for this tile.
+    fn take_state_of(&mut self, tile: &WatchedTile) {
+        let retries = self.check.retries.unwrap_or(2);
+        self.state = tile.state;
+        self.since = tile.since.unwrap_or_else(Utc::now);
+        self.failures = match tile.state {
+            ServiceState::Down => retries + 1,
+            ServiceState::Pending => 1,
+            _ => 0,
+        };
+        self.alerting = Alerting::new(tile.memory.clone(), tile.state);
+        if let Some(push) = self.push.as_mut() {
+            push.reference = Utc::now();
         }
     }
 
     fn interval(&self) -> Duration {
         Duration::from_secs(u64::from(self.check.interval_s.unwrap_or(60)))
     }
+}
+
+/// The tile's next due time: due times are aligned to the clock (the spread's offset past every multiple of
+/// the interval since the Unix epoch), so every replica computes the same ones.
+fn next_slot(service_id: i64, interval: Duration) -> Instant {
+    let interval_ms = interval.as_millis().max(1) as i64;
+    let phase = spread(service_id, interval).as_millis() as i64;
+    let now_ms = Utc::now().timestamp_millis();
+    let slot = now_ms - (now_ms - phase).rem_euclid(interval_ms) + interval_ms;
+    instant_of(DateTime::from_timestamp_millis(slot).unwrap_or_else(Utc::now))
 }
 
 /// Spreads first runs over the interval, the same way for a tile every time, so that thousands of
@@ -393,11 +449,21 @@ fn spread(service_id: i64, interval: Duration) -> Duration {
 }
 
 impl Engine {
-    /// Loads every watched tile and starts checking. Must run inside a tokio runtime.
+    /// Loads every watched tile and starts checking, alone. Must run inside a tokio runtime.
     pub async fn start(
         store: Arc<dyn Store>,
         probe: Arc<dyn Probe>,
         config: EngineConfig,
+    ) -> Result<Self, StoreError> {
+        Self::start_in(store, probe, config, Cluster::solo()).await
+    }
+
+    /// Loads every watched tile and starts checking the due times `cluster` gives this replica.
+    pub async fn start_in(
+        store: Arc<dyn Store>,
+        probe: Arc<dyn Probe>,
+        config: EngineConfig,
+        cluster: Arc<Cluster>,
     ) -> Result<Self, StoreError> {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
@@ -416,8 +482,11 @@ impl Engine {
             metrics: metrics.clone(),
             maintenance: maintenance.clone(),
             alerts_stored: alerts_stored.clone(),
+            cluster: cluster.clone(),
         };
         let mut scheduler = Scheduler {
+            cluster: cluster.clone(),
+            relays: Vec::new(),
             store: store.clone(),
             probe,
             semaphore: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
@@ -435,7 +504,7 @@ impl Engine {
             flap: config.flap,
             count_maintenance: config.maintenance_in_uptime,
         };
-        scheduler.reload_all().await?;
+        scheduler.reload_all(false).await?;
         scheduler.look_at_maintenance(Utc::now());
         let flush_interval = config.flush_interval;
         let mut tasks = engine.tasks.lock().unwrap_or_else(|p| p.into_inner());
@@ -444,8 +513,9 @@ impl Engine {
             store.clone(),
             write_inbox,
             alerts_stored,
+            cluster.clone(),
         )));
-        tasks.push(tokio::spawn(prune_periodically(store, config)));
+        tasks.push(tokio::spawn(prune_periodically(store, config, cluster)));
         drop(tasks);
         Ok(engine)
     }
@@ -457,6 +527,21 @@ impl Engine {
 
     pub fn reload_all(&self) {
         let _ = self.commands.send(Command::ReloadAll);
+    }
+
+    /// What another replica told this one.
+    pub fn relayed(&self, relay: Relay) {
+        let _ = self.commands.send(Command::Relayed(relay));
+    }
+
+    /// Tells this replica's event streams that groups, tiles or windows changed.
+    pub fn announce_config_changed(&self) {
+        let _ = self.events.send(EngineEvent::ConfigChanged { at: now() });
+    }
+
+    /// This replica's place among the replicas.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// Tells the engine the maintenance windows changed.
@@ -583,6 +668,9 @@ impl Engine {
 }
 
 struct Scheduler {
+    cluster: Arc<Cluster>,
+    /// What the other replicas are to hear, sent once the batch holding it is stored.
+    relays: Vec<Relay>,
     store: Arc<dyn Store>,
     probe: Arc<dyn Probe>,
     semaphore: Arc<Semaphore>,
@@ -590,7 +678,8 @@ struct Scheduler {
     events: broadcast::Sender<EngineEvent>,
     watches: HashMap<i64, Watch>,
     /// Due times, earliest first; entries of an older generation are skipped.
-    queue: BinaryHeap<Reverse<(Instant, i64, u64)>>,
+    /// The flag marks a run out of turn (after an edit): the one after it is due at the tile's next slot.
+    queue: BinaryHeap<Reverse<(Instant, i64, u64, bool)>>,
     next_generation: u64,
     pending: HistoryBatch,
     /// Told once `pending` is stored: checks run on request answer only then, so what the API said it
@@ -608,6 +697,7 @@ struct Scheduler {
 struct Write {
     batch: HistoryBatch,
     acks: Vec<oneshot::Sender<()>>,
+    relays: Vec<Relay>,
 }
 
 impl Drop for Scheduler {
@@ -615,7 +705,8 @@ impl Drop for Scheduler {
         let batch = std::mem::take(&mut self.pending);
         if !batch.is_empty() {
             let acks = std::mem::take(&mut self.pending_acks);
-            let _ = self.writes.try_send(Write { batch, acks });
+            let relays = std::mem::take(&mut self.relays);
+            let _ = self.writes.try_send(Write { batch, acks, relays });
         }
     }
 }
@@ -630,7 +721,7 @@ impl Scheduler {
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut looks = 0u32;
         loop {
-            let next_due = self.queue.peek().map(|Reverse((due, _, _))| *due);
+            let next_due = self.queue.peek().map(|Reverse((due, _, _, _))| *due);
             // (Stop is handled by ending the loop; then the last batch goes to the writer, waiting for room.)
             tokio::select! {
                 command = inbox.recv() => match command {
@@ -651,9 +742,10 @@ impl Scheduler {
             }
         }
         let batch = std::mem::take(&mut self.pending);
-        if !batch.is_empty() {
+        if !batch.is_empty() || !self.relays.is_empty() {
             let acks = std::mem::take(&mut self.pending_acks);
-            let _ = self.writes.send(Write { batch, acks }).await;
+            let relays = std::mem::take(&mut self.relays);
+            let _ = self.writes.send(Write { batch, acks, relays }).await;
         }
     }
 
@@ -662,7 +754,7 @@ impl Scheduler {
             Command::Stop => {}
             Command::Reload(service_id) => self.reload(service_id, true).await,
             Command::ReloadAll => {
-                if let Err(err) = self.reload_all().await {
+                if let Err(err) = self.reload_all(false).await {
                     tracing::warn!(error = %err, "could not reload the watched tiles");
                 }
             }
@@ -681,6 +773,80 @@ impl Scheduler {
                 result,
                 reply,
             } => self.finished(service_id, generation, result, reply),
+            Command::Relayed(relay) => self.relayed(relay).await,
+            Command::Refreshed {
+                service_id,
+                generation,
+                tile,
+                due,
+            } => {
+                let Some(watch) = self
+                    .watches
+                    .get_mut(&service_id)
+                    .filter(|w| w.generation == generation)
+                else {
+                    return;
+                };
+                if let Some(tile) = tile {
+                    watch.take_state_of(&tile);
+                }
+                let (check, url) = (watch.check.clone(), watch.url.clone());
+                self.spawn_probe(service_id, generation, check, url, Some(due), None);
+            }
+        }
+    }
+
+    /// Applies what another replica told: results and state changes reach this replica's live statuses, event
+    /// streams and dashboard; configuration changes its engine; push calls the tile's owner.
+    async fn relayed(&mut self, relay: Relay) {
+        match relay {
+            Relay::Checked {
+                result,
+                status,
+                change,
+            } => {
+                let service_id = result.service_id;
+                {
+                    let mut live = self.live.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let newer = live
+                        .get(&service_id)
+                        .is_none_or(|known| known.last_checked_at <= status.last_checked_at);
+                    if newer {
+                        live.insert(service_id, status);
+                    }
+                }
+                self.store
+                    .changes()
+                    .history_changed(Some(hour_of_ms(result.checked_at.timestamp_millis())));
+                if let Some((state, previous)) = change {
+                    let _ = self
+                        .events
+                        .send(EngineEvent::Relayed(Box::new(EngineEvent::StateChanged {
+                            service_id,
+                            state,
+                            previous,
+                            since: result.checked_at,
+                        })));
+                }
+                let _ = self
+                    .events
+                    .send(EngineEvent::Relayed(Box::new(EngineEvent::Result(result))));
+            }
+            Relay::Config => {
+                self.store.changes().config_changed_elsewhere();
+                if let Err(err) = self.reload_all(true).await {
+                    tracing::warn!(error = %err, "could not reload the watched tiles after a change on another replica");
+                }
+                self.reload_maintenance().await;
+                let _ = self.events.send(EngineEvent::ConfigChanged { at: now() });
+            }
+            Relay::Push { service_id, call } => {
+                if self.cluster.owns(service_id, Utc::now())
+                    && let Err(err) = self.pushed(service_id, call)
+                {
+                    tracing::debug!(service_id, error = %err, "a relayed push call was not taken");
+                }
+            }
         }
     }
 
@@ -728,7 +894,7 @@ impl Scheduler {
                 previous,
                 since: now,
             });
-            if covered {
+            if covered || !self.cluster.owns(*service_id, now) {
                 continue;
             }
             let seen = Observation {
@@ -750,12 +916,30 @@ impl Scheduler {
         }
     }
 
-    async fn reload_all(&mut self) -> Result<(), StoreError> {
+    /// Reads every watched tile again. Tiles whose check did not change keep their schedule (and a check under
+    /// way its result); `changed_soon`: a changed or new tile runs at once, as after an edit here.
+    async fn reload_all(&mut self, changed_soon: bool) -> Result<(), StoreError> {
         let tiles = self.store.watched_services().await?;
         let watched: std::collections::HashSet<i64> = tiles.iter().map(|tile| tile.id).collect();
-        self.watches.retain(|id, _| watched.contains(id));
+        let gone: Vec<i64> = self
+            .watches
+            .keys()
+            .filter(|id| !watched.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.watches.remove(&id);
+            self.forget_live(id);
+        }
         for tile in tiles {
-            self.watch(tile, false);
+            if let Some(old) = self.watches.get(&tile.id)
+                && old.group_id == tile.group_id
+                && old.url == tile.url
+                && old.check == tile.check
+            {
+                continue;
+            }
+            self.watch(tile, changed_soon);
         }
         Ok(())
     }
@@ -810,9 +994,11 @@ impl Scheduler {
             // Nothing to probe: the engine looks again when the next call is overdue.
             Some(push) => instant_of(push.deadline()),
             None if soon => Instant::now() + spread(service_id, Duration::from_millis(500)),
-            None => Instant::now() + spread(service_id, watch.interval()),
+            None => next_slot(service_id, watch.interval()),
         };
-        self.queue.push(Reverse((due, service_id, watch.generation)));
+        let out_of_turn = soon && watch.push.is_none();
+        self.queue
+            .push(Reverse((due, service_id, watch.generation, out_of_turn)));
         self.watches.insert(service_id, watch);
     }
 
@@ -848,11 +1034,14 @@ impl Scheduler {
     fn dispatch_due(&mut self) {
         let now = Instant::now();
         let mut missed_pushes = Vec::new();
-        while let Some(Reverse((due, service_id, generation))) = self.queue.peek().copied() {
+        while let Some(Reverse((due, service_id, generation, out_of_turn))) = self.queue.peek().copied() {
             if due > now {
                 break;
             }
             self.queue.pop();
+            // The due time on the clock: every replica computes the same one, and so the same owner.
+            let slot = Utc::now()
+                - chrono::Duration::from_std(now.saturating_duration_since(due)).unwrap_or_default();
             let Some(watch) = self
                 .watches
                 .get_mut(&service_id)
@@ -875,21 +1064,49 @@ impl Scheduler {
                     push.reference = missed;
                     let next = push.deadline();
                     self.queue
-                        .push(Reverse((instant_of(next), service_id, generation)));
-                    missed_pushes.push((service_id, generation, error));
+                        .push(Reverse((instant_of(next), service_id, generation, false)));
+                    if self.cluster.owns(service_id, deadline) {
+                        missed_pushes.push((service_id, generation, error));
+                    }
                 } else {
                     self.queue
-                        .push(Reverse((instant_of(deadline), service_id, generation)));
+                        .push(Reverse((instant_of(deadline), service_id, generation, false)));
                 }
                 continue;
             }
-            // The next run keeps the cadence from the due time, not from when this one ends.
-            self.queue
-                .push(Reverse((due + watch.interval(), service_id, generation)));
+            // The next run keeps the cadence from the due time, not from when this one ends; after a run out of
+            // turn, the tile's next slot.
+            let next = match out_of_turn {
+                true => next_slot(service_id, watch.interval()),
+                false => due + watch.interval(),
+            };
+            self.queue.push(Reverse((next, service_id, generation, false)));
+            if !self.cluster.owns(service_id, slot) {
+                // Another replica runs this one; whoever runs the tile next reads its state first.
+                watch.taken_over = true;
+                continue;
+            }
             if watch.in_flight {
                 continue; // still waiting for the previous run: skip this one rather than pile up
             }
             watch.in_flight = true;
+            if std::mem::take(&mut watch.taken_over) {
+                // This replica has just taken the tile over: its state is what the previous owner stored.
+                let (store, commands) = (self.store.clone(), self.commands.clone());
+                tokio::spawn(async move {
+                    let tile = match store.get_service(service_id).await {
+                        Ok(service) => WatchedTile::of(&service).map(Box::new),
+                        Err(_) => None,
+                    };
+                    let _ = commands.send(Command::Refreshed {
+                        service_id,
+                        generation,
+                        tile,
+                        due,
+                    });
+                });
+                continue;
+            }
             let (check, url) = (watch.check.clone(), watch.url.clone());
             self.spawn_probe(service_id, generation, check, url, Some(due), None);
         }
@@ -916,6 +1133,16 @@ impl Scheduler {
         let Some(watch) = self.watches.get_mut(&service_id) else {
             return Err(PushError::NotWatched(service_id));
         };
+        if !self.cluster.owns(service_id, Utc::now()) {
+            // Another replica owns the tile: it hears of the call (its schedule and state live there).
+            if watch.push.is_none() {
+                return Err(PushError::NotWatched(service_id));
+            }
+            watch.taken_over = true;
+            self.relays.push(Relay::Push { service_id, call });
+            self.flush();
+            return Ok(());
+        }
         let generation = watch.generation;
         let limit = watch.check.degraded_above_ms;
         let Some(push) = watch.push.as_mut() else {
@@ -957,7 +1184,7 @@ impl Scheduler {
             certificate: None,
         };
         self.queue
-            .push(Reverse((instant_of(deadline), service_id, generation)));
+            .push(Reverse((instant_of(deadline), service_id, generation, false)));
         self.finished(service_id, generation, result, None);
         Ok(())
     }
@@ -1032,8 +1259,14 @@ impl Scheduler {
             return;
         }
         let (check, url) = (tile.check.clone(), tile.url.clone());
-        if !self.watches.contains_key(&service_id) {
-            self.watch(tile, false);
+        match self.watches.get_mut(&service_id) {
+            // Another replica runs this tile's checks: this run starts from the state it stored.
+            Some(watch) if !self.cluster.owns(service_id, Utc::now()) => {
+                watch.take_state_of(&tile);
+                watch.taken_over = true;
+            }
+            Some(_) => {}
+            None => self.watch(tile, false),
         }
         let generation = self.watches.get(&service_id).map_or(0, |w| w.generation);
         self.spawn_probe(service_id, generation, check, url, None, Some(reply));
@@ -1070,9 +1303,13 @@ impl Scheduler {
             watch.certificate = result.certificate.clone();
         }
         result.maintenance = watch.in_maintenance;
+        let mut change = None;
         if state != previous {
             watch.state = state;
             watch.since = result.checked_at;
+            if !watch.in_maintenance {
+                change = Some((state, previous));
+            }
             if state == ServiceState::Down {
                 let cause = result.error.clone().unwrap_or_else(|| "the check failed".into());
                 self.pending.incidents.push(IncidentChange::Open {
@@ -1153,6 +1390,13 @@ impl Scheduler {
         self.pending.statuses.retain(|s| s.service_id != service_id);
         self.pending.statuses.push(update);
         self.pending.results.push(result.clone());
+        if self.cluster.is_clustered() {
+            self.relays.push(Relay::Checked {
+                result: result.clone(),
+                status: status.clone(),
+                change,
+            });
+        }
         self.metrics
             .found
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1174,7 +1418,7 @@ impl Scheduler {
     }
 
     fn flush(&mut self) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.relays.is_empty() {
             return;
         }
         let mut batch = std::mem::take(&mut self.pending);
@@ -1182,6 +1426,7 @@ impl Scheduler {
         let write = Write {
             batch,
             acks: std::mem::take(&mut self.pending_acks),
+            relays: std::mem::take(&mut self.relays),
         };
         if let Err(mpsc::error::TrySendError::Full(write) | mpsc::error::TrySendError::Closed(write)) =
             self.writes.try_send(write)
@@ -1189,6 +1434,7 @@ impl Scheduler {
             // The writer is behind (slow or unreachable database): keep the batch and try again next tick.
             self.pending = write.batch;
             self.pending_acks = write.acks;
+            self.relays = write.relays;
             if self.pending.results.len() > 100_000 {
                 let excess = self.pending.results.len() - 100_000;
                 self.pending.results.drain(..excess);
@@ -1216,10 +1462,15 @@ async fn write_batches(
     store: Arc<dyn Store>,
     mut inbox: mpsc::Receiver<Write>,
     alerts_stored: Arc<tokio::sync::Notify>,
+    cluster: Arc<Cluster>,
 ) {
-    while let Some(Write { batch, acks }) = inbox.recv().await {
+    while let Some(Write { batch, acks, relays }) = inbox.recv().await {
         let alerts = !batch.alerts.is_empty();
-        write_splitting(store.as_ref(), batch).await;
+        if !batch.is_empty() {
+            write_splitting(store.as_ref(), batch).await;
+        }
+        // The other replicas hear of results once they are stored: a read there finds them.
+        cluster.publish(relays);
         if alerts {
             alerts_stored.notify_one();
         }
@@ -1271,12 +1522,16 @@ async fn write_waiting(store: &dyn Store, batch: &HistoryBatch) -> Result<(), St
 /// Every hour: deletes expired history in small steps, so no step holds a lock for long, and sums the hourly
 /// rollups of days older than `retention_hourly_days` into one row per tile and UTC day (a tile-year of
 /// hourly rows would take 1.9 MB on PostgreSQL; issue 17 asks for 1.5 MB in all).
-async fn prune_periodically(store: Arc<dyn Store>, config: EngineConfig) {
+async fn prune_periodically(store: Arc<dyn Store>, config: EngineConfig, cluster: Arc<Cluster>) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     // Days before this one are compact; None until the store was asked where hourly rows begin.
     let mut compact_before: Option<i64> = None;
     loop {
         every_hour.tick().await;
+        // Among replicas, one prunes (whichever owns the jobs' key at the time).
+        if !cluster.owns(JOBS_KEY, Utc::now()) {
+            continue;
+        }
         let now_ms = Utc::now().timestamp_millis();
         let day_ms = 86_400_000;
         let raw_before = now_ms - i64::from(config.retention_raw_days.max(1)) * day_ms;

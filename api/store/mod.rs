@@ -102,6 +102,8 @@ pub struct Changes {
     history: std::sync::atomic::AtomicU64,
     /// The earliest hour each recent history write touched, by its `history` count (the newest 256).
     hours: std::sync::Mutex<std::collections::VecDeque<(u64, i64)>>,
+    /// Told after each configuration write of this process (the cluster announces it to the others).
+    written: tokio::sync::Notify,
 }
 
 impl Changes {
@@ -113,6 +115,15 @@ impl Changes {
     }
     pub fn config_changed(&self) {
         self.config.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.written.notify_one();
+    }
+    /// Another replica changed the configuration: what this process keeps of it is to be read again.
+    pub fn config_changed_elsewhere(&self) {
+        self.config.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+    /// Returns after the next configuration write of this process (at once if one came since the last call).
+    pub async fn config_written(&self) {
+        self.written.notified().await
     }
     /// History was written; `earliest_hour` is the earliest hour it touched (None: unknown, any hour).
     pub fn history_changed(&self, earliest_hour: Option<i64>) {
@@ -161,6 +172,9 @@ pub trait Store: Send + Sync + 'static {
     fn kind(&self) -> StoreKind;
     /// What this process changed so far (see [`Changes`]).
     fn changes(&self) -> &Changes;
+    /// The PostgreSQL pool, for coordinating replicas (None on SQLite).
+    #[cfg(feature = "postgres")]
+    fn postgres_pool(&self) -> Option<sqlx::PgPool>;
     /// A short, password-free description of where the data lives, for logs.
     fn describe(&self) -> String;
     /// Proves the database answers a query; callers bound the time it may take.
@@ -401,6 +415,10 @@ impl<B: Backend> Store for B {
     }
     fn changes(&self) -> &Changes {
         Backend::changes(self)
+    }
+    #[cfg(feature = "postgres")]
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        Backend::postgres_pool(self)
     }
     fn describe(&self) -> String {
         Backend::describe(self)
@@ -689,14 +707,21 @@ impl<B: Backend> Store for B {
     async fn get_maintenance(&self, id: i64) -> StoreResult<StoredMaintenance> {
         maintenance::get(self, id).await
     }
+    // Windows count as configuration: other replicas' engines read them again at once.
     async fn create_maintenance(&self, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
-        maintenance::create(self, draft).await
+        let outcome = maintenance::create(self, draft).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn update_maintenance(&self, id: i64, draft: &MaintenanceDraft) -> StoreResult<StoredMaintenance> {
-        maintenance::update(self, id, draft).await
+        let outcome = maintenance::update(self, id, draft).await;
+        self.changes().config_changed();
+        outcome
     }
     async fn delete_maintenance(&self, id: i64) -> StoreResult<()> {
-        maintenance::delete(self, id).await
+        let outcome = maintenance::delete(self, id).await;
+        self.changes().config_changed();
+        outcome
     }
 
     async fn list_status_pages(&self) -> StoreResult<Vec<StoredStatusPage>> {

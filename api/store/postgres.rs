@@ -110,6 +110,10 @@ impl Backend for PostgresStore {
         StoreKind::Postgres
     }
 
+    fn postgres_pool(&self) -> Option<PgPool> {
+        Some(self.pool.clone())
+    }
+
     fn describe(&self) -> String {
         self.target.clone()
     }

@@ -418,4 +418,9 @@ pub trait Backend: Send + Sync + 'static {
     fn pool_use(&self) -> Vec<super::PoolUse>;
     /// What this process changed so far.
     fn changes(&self) -> &super::Changes;
+    /// The PostgreSQL pool, for coordinating replicas.
+    #[cfg(feature = "postgres")]
+    fn postgres_pool(&self) -> Option<PgPool> {
+        None
+    }
 }

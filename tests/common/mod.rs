@@ -336,6 +336,8 @@ impl App {
         )
         .await
         .expect("start the engine");
+        // As `serve` does: this process's configuration writes are announced to its event streams.
+        engine.cluster().attach(engine.clone(), store.clone());
         let dispatcher = Dispatcher::start(
             store.clone(),
             self.http.alerts.clone(),

@@ -105,6 +105,7 @@ class DashboardView {
   }
 
   destroy() {
+    clearTimeout(this.configTimer);
     for (const cleanup of this.cleanups) cleanup();
     setPoller(null);
   }
@@ -481,6 +482,13 @@ class DashboardView {
 
   /** A check result or state change from the stream: update that tile and the summary in place. */
   onEvent(event) {
+    if (event.kind === "config_changed") {
+      // Someone changed groups, tiles or windows (in another tab, or on another replica): read them again,
+      // once for a burst of changes.
+      clearTimeout(this.configTimer);
+      this.configTimer = setTimeout(() => this.refresh(), 300);
+      return;
+    }
     if (this.loading && this.pendingEvents.length < 50000) this.pendingEvents.push(event);
     this.applyEvent(event, false);
   }
