@@ -156,6 +156,7 @@ impl Metrics {
             notifications,
             pools: store.pool_use(),
             process: process(self.started),
+            replica: engine.cluster().readiness(),
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(snapshot));
@@ -266,6 +267,8 @@ struct Snapshot {
     notifications: Vec<(Option<i64>, String, String, i64)>,
     pools: Vec<crate::store::PoolUse>,
     process: Process,
+    /// Whether this replica takes part in checking, and how many replicas do (1 and true when alone).
+    replica: (bool, usize),
 }
 
 const STATES: [ServiceState; 7] = [
@@ -441,6 +444,18 @@ impl Collector for Snapshot {
             let labels = vec![("version", env!("CARGO_PKG_VERSION").to_owned())];
             ConstGauge::new(1).encode(metric.encode_family(&labels)?)?;
         }
+        gauge(
+            &mut encoder,
+            "homewatch_replica_checking",
+            "1 while this replica takes part in checking (replicas on one PostgreSQL; always 1 alone)",
+            Some(f64::from(u8::from(self.replica.0))),
+        )?;
+        gauge(
+            &mut encoder,
+            "homewatch_replicas_active",
+            "Replicas taking part in checking, as this one sees them",
+            Some(self.replica.1 as f64),
+        )?;
         let process = &self.process;
         if let Some(cpu) = process.cpu_seconds {
             let metric = encoder.encode_descriptor(

@@ -239,6 +239,15 @@ fn lock_sqlite_file(config: &Config) -> Result<Option<std::fs::File>, StartError
         return Ok(None);
     }
     let lock_path = std::path::PathBuf::from(format!("{name}.lock"));
+    // The store creates the database's folder too; the lock comes first.
+    if let Some(folder) = lock_path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|err| {
+            StartError::Runtime(format!(
+                "cannot create {} for the database: {err}",
+                folder.display()
+            ))
+        })?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

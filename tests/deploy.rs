@@ -78,7 +78,7 @@ fn plain_up_runs_homewatch_on_sqlite_in_a_named_volume() {
 fn postgres_profile_adds_a_healthy_postgres_that_homewatch_waits_for_and_uses() {
     let compose = compose();
     let postgres = service(&compose, "postgres");
-    assert_eq!(strings(&postgres["profiles"]), ["postgres"]);
+    assert_eq!(strings(&postgres["profiles"]), ["postgres", "replicas"]);
     let test = strings(&postgres["healthcheck"]["test"]).join(" ");
     assert!(test.contains("pg_isready"), "postgres has a health check: {test}");
 

@@ -24,10 +24,10 @@ fn server(dir: &Path, port: u16) -> Child {
 
 fn server_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(BIN)
-        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("HOMEWATCH_WEB_DIR")
+        .envs(env.iter().copied())
         .env("HOMEWATCH_LISTEN", format!("127.0.0.1:{port}"))
         .env("HOMEWATCH_ADMIN_USER", "admin")
         .env("HOMEWATCH_ADMIN_PASSWORD", "admin-password-1")
@@ -631,5 +631,139 @@ mod postgres {
             "schedule lag with a slow database: {lags:?}"
         );
         drop(app);
+    }
+
+    /// Two replica processes on the test's own PostgreSQL, 100 tiles every 5 s, and PostgreSQL away for 12 s
+    /// under them: both recover by themselves (checking again, without a restart), and every check they started
+    /// is stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_recover_from_a_postgres_restart_and_lose_no_result() {
+        let cluster = Cluster::start();
+        let url = cluster.url().expose().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let (target, _) = common::switchable_target().await;
+        let ports = [free_port(), free_port()];
+        let mut replicas: Vec<Child> = ports
+            .iter()
+            .map(|port| server_with(dir.path(), *port, &[("DATABASE_URL", url.as_str())]))
+            .collect();
+        let bases: Vec<String> = ports
+            .iter()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .collect();
+        for base in &bases {
+            wait_healthy(base, Duration::from_secs(60)).await;
+        }
+        let token = admin_token(&bases[0]).await;
+        let api = reqwest::Client::new();
+        let group: serde_json::Value = api
+            .post(format!("{}/api/v1/groups", bases[0]))
+            .bearer_auth(&token)
+            .json(&json!({ "name": "Load" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for n in 0..100 {
+            let reply = api
+                .post(format!("{}/api/v1/services", bases[1]))
+                .bearer_auth(&token)
+                .json(
+                    &json!({ "group_id": group["id"], "name": format!("tile {n}"), "url": target,
+                               "check": { "kind": "http", "interval_s": 5 } }),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), StatusCode::CREATED);
+        }
+        let readyz = |base: String| async move {
+            let body: serde_json::Value = reqwest::get(format!("{base}/readyz"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            Some((
+                body["replica"]["checking"] == true,
+                body["replica"]["checks_started"].as_u64()?,
+            ))
+        };
+        let all_checking = || {
+            let bases = bases.clone();
+            async move {
+                for base in bases {
+                    if !matches!(readyz(base).await, Some((true, _))) {
+                        return false;
+                    }
+                }
+                true
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !all_checking().await {
+            assert!(Instant::now() < deadline, "both replicas check");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        // Longer than HOMEWATCH_REPLICA_DEAD_AFTER (10 s): each replica stops checking, having lost its
+        // heartbeat, and must join again by itself.
+        cluster.pg_ctl("stop");
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        cluster.pg_ctl("start");
+        let restarted = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !all_checking().await {
+            assert!(
+                Instant::now() < deadline,
+                "both replicas check again after the restart"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let recovered = restarted.elapsed();
+        let before: u64 = {
+            let mut sum = 0;
+            for base in &bases {
+                sum += readyz(base.clone()).await.unwrap().1;
+            }
+            sum
+        };
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let mut started = 0;
+        for base in &bases {
+            started += readyz(base.clone()).await.unwrap().1;
+        }
+        assert!(
+            started > before + 100,
+            "checking went on: {before} then {started}"
+        );
+        // A clean stop writes what each replica found.
+        for child in &mut replicas {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+        for child in &mut replicas {
+            let _ = child.wait();
+        }
+        let stored: i64 = {
+            use sqlx::Connection;
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar("SELECT count(*) FROM check_results")
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+        };
+        eprintln!(
+            "replicas through a PostgreSQL restart: checking again {recovered:?} after it came back; \
+             {started} checks started by the last look, {stored} results stored"
+        );
+        assert!(
+            stored as u64 >= started,
+            "every check started is stored: {started} started, {stored} stored"
+        );
     }
 }

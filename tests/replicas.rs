@@ -171,6 +171,18 @@ mod cluster {
         seen
     }
 
+    /// Transactions PostgreSQL has committed or rolled back in this database so far.
+    async fn transactions(url: &str) -> i64 {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+
     fn percentile(sorted: &[f64], p: f64) -> f64 {
         if sorted.is_empty() {
             return f64::NAN;
@@ -310,11 +322,16 @@ mod cluster {
         tokio::time::sleep(Duration::from_secs(2 * INTERVAL_S as u64 + 1)).await;
         let from = Utc::now();
         let counting = Instant::now();
+        let transactions_before = transactions(&url).await;
 
         // A minute of steady work, then C is killed.
         tokio::time::sleep(Duration::from_secs(50).saturating_sub(counting.elapsed())).await;
         let c_checks = c.readyz().await["replica"]["checks_started"].as_u64().unwrap();
         assert!(c_checks > 0, "C ran checks");
+        // PostgreSQL's transactions per second while three replicas check (every statement outside a
+        // transaction counts as one).
+        let per_replica_tps =
+            (transactions(&url).await - transactions_before) as f64 / counting.elapsed().as_secs_f64() / 4.0;
         let killed_at = Utc::now();
         c.kill_9();
         tokio::time::sleep(Duration::from_secs(35)).await;
@@ -385,6 +402,9 @@ mod cluster {
             takeover_ms as f64 / 1000.0,
             back_at.elapsed().as_secs_f64(),
             share * 300.0
+        );
+        eprintln!(
+            "replicas: PostgreSQL load {per_replica_tps:.1} transactions/s per replica (4 replicas, 60 checks/s in all)"
         );
         assert_eq!(twice, 0, "no due check ran twice");
         assert_eq!(missed, 0, "no due check was missed");
