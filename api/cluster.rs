@@ -81,6 +81,8 @@ impl Default for ClusterConfig {
 }
 
 /// What one replica tells the others.
+// Relays are mostly `Checked`, collected in a Vec per batch: boxing it would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Relay {
     /// A check ran: its result, the tile's status after it, and a state change it caused (outside maintenance).

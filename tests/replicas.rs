@@ -143,7 +143,10 @@ mod cluster {
     }
 
     /// Reads a replica's event stream; each event with the time it arrived.
-    fn listen(base: &str, token: &str) -> Arc<Mutex<Vec<(Value, DateTime<Utc>)>>> {
+    /// Events as they arrived.
+    type Seen = Arc<Mutex<Vec<(Value, DateTime<Utc>)>>>;
+
+    fn listen(base: &str, token: &str) -> Seen {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (url, token, keep) = (format!("{base}/api/v1/events"), token.to_owned(), seen.clone());
         tokio::spawn(async move {
@@ -344,7 +347,7 @@ mod cluster {
         let c_again = c.readyz().await["replica"]["checks_started"].as_u64().unwrap();
         let share = c_again as f64 / (300.0 * back_at.elapsed().as_secs_f64() / INTERVAL_S as f64);
         // The last due times may still be unwritten: the count ends a few seconds before now.
-        let to = Utc::now() - chrono::Duration::seconds(3);
+        let to = Utc::now() - chrono::Duration::milliseconds(3_000);
         tokio::time::sleep(Duration::from_secs(3)).await;
 
         // Counted from the stored results.
@@ -462,6 +465,7 @@ mod cluster {
 
 /// A second server on the same SQLite file refuses to start, and says why.
 #[test]
+#[allow(clippy::disallowed_methods)] // a plain test: no runtime to block
 fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let start = |port: u16| {
