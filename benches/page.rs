@@ -98,23 +98,46 @@ struct Load {
 struct Interaction {
     /// From each keystroke's input event to the frame after it (style and layout done).
     keystroke_ms: Vec<f64>,
+    /// Of which the page's own script (the input handler), per keystroke.
+    script_ms: Vec<f64>,
+    /// The four frames after that one (what a keystroke leaves for later).
+    settle_ms: Vec<f64>,
     /// The longest gap between two frames while live updates arrived, and how many frames and events.
     max_frame_ms: f64,
     long_tasks: usize,
     frames: usize,
 }
 
+/// What the search box is given, one keystroke each.
+const SEARCHED: [&str; 9] = [
+    "s",
+    "se",
+    "ser",
+    "serv",
+    "service 9",
+    "service 99",
+    "tier-2",
+    "tier-",
+    "",
+];
+
 const INTERACT: &str = r#"
-(async () => {
+(async (SEARCHED) => {
   const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   const input = document.getElementById("search");
   const keystroke_ms = [];
-  for (const text of ["s", "se", "ser", "serv", "service 9", "service 99", "tier-2", "tier-", ""]) {
+  const script_ms = [];
+  const settle_ms = [];
+  for (const text of SEARCHED) {
     const started = performance.now();
     input.value = text;
     input.dispatchEvent(new Event("input"));
+    script_ms.push(performance.now() - started);
     await nextFrame();
     keystroke_ms.push(performance.now() - started);
+    const settle = performance.now();
+    for (let n = 0; n < 4; n += 1) await nextFrame();
+    settle_ms.push(performance.now() - settle);
   }
   let long_tasks = 0;
   new PerformanceObserver((list) => { long_tasks += list.getEntries().length; }).observe({ type: "longtask" });
@@ -129,7 +152,7 @@ const INTERACT: &str = r#"
     };
     requestAnimationFrame(frame);
   });
-  return { keystroke_ms, max_frame_ms: Math.max(...gaps), long_tasks, frames: gaps.length };
+  return { keystroke_ms, script_ms, settle_ms, max_frame_ms: Math.max(...gaps), long_tasks, frames: gaps.length };
 })()
 "#;
 
@@ -249,7 +272,11 @@ async fn run(options: Options) {
         page.goto(&format!("{base}/?again")).await;
         page.wait_for(&tiles_shown, "every tile").await;
         return_visits.push(page.eval::<Load>(MEASURE).await);
-        interactions.push(page.eval::<Interaction>(INTERACT).await);
+        let interact = INTERACT.replace(
+            "})()",
+            &format!("}})({})", serde_json::to_string(&SEARCHED).unwrap()),
+        );
+        interactions.push(page.eval::<Interaction>(&interact).await);
         page.close().await;
     }
     report("first visit, empty cache", &first_visits);
@@ -262,6 +289,26 @@ async fn run(options: Options) {
         percentile(&keystrokes, 0.95),
         percentile(&keystrokes, 1.0)
     );
+    // Each text of the search, slowest run: which keystrokes cost what.
+    let by_text: Vec<String> = SEARCHED
+        .iter()
+        .enumerate()
+        .map(|(n, text)| {
+            let slowest = |of: fn(&Interaction) -> &Vec<f64>| {
+                interactions
+                    .iter()
+                    .filter_map(|i| of(i).get(n))
+                    .fold(0.0f64, |a, b| a.max(*b))
+            };
+            format!(
+                "{text:?} {:.0} (script {:.0}, next 4 frames {:.0})",
+                slowest(|i| &i.keystroke_ms),
+                slowest(|i| &i.script_ms),
+                slowest(|i| &i.settle_ms)
+            )
+        })
+        .collect();
+    println!("  by text (slowest of the runs, ms): {}", by_text.join(", "));
     let frames: Vec<f64> = interactions.iter().map(|i| i.max_frame_ms).collect();
     println!(
         "live updates (~{:.0} events/s) for 5 s per run: longest frame p50 {:.0} ms, max {:.0} ms; {} long tasks \

@@ -125,7 +125,12 @@ pub async fn token(access: &Access, user: &User, scope: Scope) -> String {
 
 /// The whole server on a free port, serving the web folder of this checkout.
 pub async fn serve(store: &Arc<dyn Store>, engine: &Engine, access: Arc<Access>) -> Running {
-    let options = HttpOptions::default();
+    // HOMEWATCH_WEB_DIR serves the page from a folder, as the server does: the page can be changed and
+    // measured again without rebuilding.
+    let options = HttpOptions {
+        web_dir: std::env::var_os("HOMEWATCH_WEB_DIR").map(std::path::PathBuf::from),
+        ..HttpOptions::default()
+    };
     let app = http::app(store.clone(), engine.clone(), access, &options).unwrap();
     server::start(
         "127.0.0.1:0".parse().unwrap(),

@@ -1666,3 +1666,38 @@ async fn another_tools_file_is_imported_from_the_page_after_its_plan() {
     .await;
     assert_eq!(page.count("#import-apply").await, 0);
 }
+
+/// A change made elsewhere (another tab, a script, another replica) shows on an open page at once, through
+/// the event stream's `config_changed`, not at the page's minute-long refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_elsewhere_show_on_an_open_page_at_once() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let group = app.group("Home").await;
+    app.service(group, "Router", json!({ "url": "https://router.lan" }))
+        .await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
+    page.wait_for("document.querySelectorAll('.tile').length === 1", "one tile")
+        .await;
+    // The page's stream is open before the change is made.
+    page.wait_for(
+        "document.getElementById('connection')?.dataset.mode === 'live'",
+        "the live stream",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    app.service(group, "Printer", json!({ "url": "https://printer.lan" }))
+        .await;
+    page.wait_for(
+        "[...document.querySelectorAll('.tile-name')].some((name) => name.textContent === 'Printer')",
+        "the tile made elsewhere",
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "shown after {:?}, long before the page's own refresh",
+        started.elapsed()
+    );
+}
