@@ -223,18 +223,13 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-/// A name for this replica: host, process id and a random part.
+/// A name for this replica: a random part and the process id (no host name: `/readyz`, which anyone may call,
+/// shows it; the log line at start ties it to its machine).
 fn replica_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
     let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    match host.is_empty() {
-        true => format!("{}-{random}", std::process::id()),
-        false => format!("{host}-{}-{random}", std::process::id()),
-    }
+    format!("{random}-{}", std::process::id())
 }
 
 impl Cluster {
