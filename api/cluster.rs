@@ -471,20 +471,17 @@ pub mod pg {
             let body = Value::Array(relays.iter().map(Relay::to_json).collect()).to_string();
             let mut delay = Duration::from_millis(200);
             for attempt in 0..5 {
-                let sent = async {
-                    sqlx::query(&format!(
-                        "INSERT INTO cluster_events (origin, at, body) VALUES ($1, {NOW_MS}, $2)"
-                    ))
-                    .bind(&cluster.id)
-                    .bind(&body)
-                    .execute(&pool)
-                    .await?;
-                    sqlx::query("SELECT pg_notify($1, '')")
-                        .bind(CHANNEL)
-                        .execute(&pool)
-                        .await
-                };
-                match sent.await {
+                // One statement: the row, and the notification sent when it commits.
+                let sent = sqlx::query(&format!(
+                    "WITH inserted AS (INSERT INTO cluster_events (origin, at, body) VALUES ($1, {NOW_MS}, $2) \
+                     RETURNING id) SELECT pg_notify($3, '') FROM inserted"
+                ))
+                .bind(&cluster.id)
+                .bind(&body)
+                .bind(CHANNEL)
+                .execute(&pool)
+                .await;
+                match sent {
                     Ok(_) => break,
                     Err(err) if attempt == 4 => {
                         tracing::warn!(error = %err, events = relays.len(),
@@ -516,7 +513,15 @@ pub mod pg {
             let wait = cluster.config.poll;
             match listener.as_mut() {
                 Some(listening) => match tokio::time::timeout(wait, listening.recv()).await {
-                    Ok(Ok(_)) | Err(_) => {}
+                    Ok(Ok(_)) => {
+                        // Replicas write about once a second each: notifications close together are one read.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        while let Ok(Ok(_)) =
+                            tokio::time::timeout(Duration::from_millis(1), listening.recv()).await
+                        {
+                        }
+                    }
+                    Err(_) => {}
                     // The connection broke: poll meanwhile, and listen again.
                     Ok(Err(_)) => {
                         tokio::time::sleep(wait).await;
