@@ -317,9 +317,7 @@ impl Cluster {
 
     fn deliver(&self, relays: Vec<Relay>) {
         if let Some(engine) = self.engine.get() {
-            for relay in relays {
-                engine.relayed(relay);
-            }
+            engine.relayed(relays);
         }
     }
 
@@ -338,7 +336,8 @@ pub mod pg {
     use super::*;
     use sqlx::PgPool;
 
-    const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+    /// PostgreSQL's clock in milliseconds since the epoch, the time every replica goes by.
+    pub const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
     const CHANNEL: &str = "homewatch_events";
     /// Events are read again this far back, so a row committed after a later one is not missed.
     const LOOKBACK_MS: i64 = 3_000;

@@ -38,56 +38,9 @@ fn server_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Child {
         .expect("start homewatch")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_healthy(base: &str, within: Duration) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(reply) = client.get(format!("{base}/healthz")).send().await
-            && reply.status() == StatusCode::OK
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{base} not healthy within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A write token of the admin, through a login.
 async fn admin_token(base: &str) -> String {
-    let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token: serde_json::Value = client
-        .post(format!("{base}/api/v1/tokens"))
-        .header("cookie", cookie)
-        .header("x-homewatch-request", "1")
-        .json(&json!({ "name": "faults", "scope": "write" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["token"].as_str().unwrap().to_owned()
+    common::write_token(base, &common::session_cookie(base).await, "faults").await
 }
 
 async fn integrity(path: &Path) -> String {
@@ -105,10 +58,10 @@ async fn integrity(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_every_answered_write_through_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = server(dir.path(), port);
-    wait_healthy(&base, Duration::from_secs(20)).await;
+    common::wait_healthy(&base, Duration::from_secs(20)).await;
     let token = admin_token(&base).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -147,7 +100,7 @@ async fn sqlite_keeps_every_answered_write_through_a_kill_9() {
     assert_eq!(integrity(&path).await, "ok");
 
     let mut child = server(dir.path(), port);
-    wait_healthy(&base, Duration::from_secs(20)).await;
+    common::wait_healthy(&base, Duration::from_secs(20)).await;
     let groups: Vec<serde_json::Value> = client
         .get(format!("{base}/api/v1/groups"))
         .bearer_auth(&token)
@@ -178,14 +131,14 @@ async fn sqlite_keeps_every_answered_write_through_a_kill_9() {
 async fn undelivered_alerts_survive_a_kill_9_and_none_is_sent_twice() {
     use common::receivers::Receiver;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let env = [
         ("HOMEWATCH_ALERT_RETRY_BASE", "1s"),
         ("HOMEWATCH_ALERT_TIMEOUT", "2s"),
     ];
     let mut child = server_with(dir.path(), port, &env);
-    wait_healthy(&base, Duration::from_secs(20)).await;
+    common::wait_healthy(&base, Duration::from_secs(20)).await;
     let token = admin_token(&base).await;
     let client = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
@@ -248,7 +201,7 @@ async fn undelivered_alerts_survive_a_kill_9_and_none_is_sent_twice() {
     receiver.refuse(false);
     let restarted = Instant::now();
     let mut child = server_with(dir.path(), port, &env);
-    wait_healthy(&base, Duration::from_secs(20)).await;
+    common::wait_healthy(&base, Duration::from_secs(20)).await;
     receiver
         .wait_until(Duration::from_secs(60), "all twenty alerts", |got| {
             got.len() >= 20
@@ -418,7 +371,7 @@ mod postgres {
             );
             let cluster = Self {
                 dir,
-                port: free_port(),
+                port: common::free_port(),
                 bin,
             };
             cluster.pg_ctl("start");
@@ -496,7 +449,7 @@ mod postgres {
             .unwrap();
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
         cluster.pg_ctl("start");
-        wait_healthy(&app.base, Duration::from_secs(30)).await;
+        common::wait_healthy(&app.base, Duration::from_secs(30)).await;
         eprintln!(
             "PostgreSQL restart: healthy again {:?} after the stop",
             started.elapsed()
@@ -642,7 +595,7 @@ mod postgres {
         let url = cluster.url().expose().to_owned();
         let dir = tempfile::tempdir().unwrap();
         let (target, _) = common::switchable_target().await;
-        let ports = [free_port(), free_port()];
+        let ports = [common::free_port(), common::free_port()];
         let mut replicas: Vec<Child> = ports
             .iter()
             .map(|port| server_with(dir.path(), *port, &[("DATABASE_URL", url.as_str())]))
@@ -652,7 +605,7 @@ mod postgres {
             .map(|port| format!("http://127.0.0.1:{port}"))
             .collect();
         for base in &bases {
-            wait_healthy(base, Duration::from_secs(60)).await;
+            common::wait_healthy(base, Duration::from_secs(60)).await;
         }
         let token = admin_token(&bases[0]).await;
         let api = reqwest::Client::new();

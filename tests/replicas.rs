@@ -36,11 +36,7 @@ mod cluster {
 
     impl Replica {
         fn start(name: &'static str, url: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = common::free_port();
             let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
             let child = Command::new(BIN)
                 .current_dir(dir)
@@ -127,22 +123,6 @@ mod cluster {
             .to_owned()
     }
 
-    async fn write_token(base: &str, cookie: &str) -> String {
-        let token: Value = reqwest::Client::new()
-            .post(format!("{base}/api/v1/tokens"))
-            .header("cookie", cookie)
-            .header("x-homewatch-request", "1")
-            .json(&json!({ "name": "replicas", "scope": "write" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["token"].as_str().unwrap().to_owned()
-    }
-
-    /// Reads a replica's event stream; each event with the time it arrived.
     /// Events as they arrived.
     type Seen = Arc<Mutex<Vec<(Value, DateTime<Utc>)>>>;
 
@@ -203,23 +183,12 @@ mod cluster {
         let (target, _) = common::switchable_target().await;
 
         let a = Replica::start("a", &url, dir.path(), &[]);
-        let ready = |replica: &Replica| {
-            let base = replica.base.clone();
-            move || {
-                let base = base.clone();
-                async move {
-                    reqwest::get(format!("{base}/healthz"))
-                        .await
-                        .is_ok_and(|reply| reply.status() == StatusCode::OK)
-                }
-            }
-        };
-        wait_until("a healthy", Duration::from_secs(60), ready(&a)).await;
+        common::wait_healthy(&a.base, Duration::from_secs(60)).await;
         let b = Replica::start("b", &url, dir.path(), &[]);
         let mut c = Replica::start("c", &url, dir.path(), &[]);
         let d = Replica::start("d", &url, dir.path(), &[("HOMEWATCH_REPLICA_CHECKS", "false")]);
         for replica in [&b, &c, &d] {
-            wait_until(replica.name, Duration::from_secs(60), ready(replica)).await;
+            common::wait_healthy(&replica.base, Duration::from_secs(60)).await;
         }
 
         // Sessions are shared: one made on A works on B.
@@ -231,7 +200,7 @@ mod cluster {
             .await
             .unwrap();
         assert_eq!(me.status(), StatusCode::OK, "a session made on A works on B");
-        let token = write_token(&a.base, &cookie).await;
+        let token = common::write_token(&a.base, &cookie, "replicas").await;
         let api = reqwest::Client::new();
 
         // The tiles are made on A.
@@ -481,13 +450,7 @@ fn a_second_process_on_one_sqlite_file_refuses_to_start() {
             .spawn()
             .unwrap()
     };
-    let port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let port = common::free_port;
     let first_port = port();
     let mut first = start(first_port);
     let deadline = Instant::now() + Duration::from_secs(30);

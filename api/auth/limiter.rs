@@ -36,6 +36,18 @@ impl LimiterConfig {
     };
 }
 
+impl LimiterConfig {
+    /// The wait after this many failures in a row: none for the free ones, then doubling up to `longest_wait`.
+    pub fn wait_after(&self, failures: u32) -> Option<Duration> {
+        (failures > self.free_failures).then(|| {
+            let doublings = (failures - self.free_failures - 1).min(20);
+            self.first_wait
+                .saturating_mul(1 << doublings)
+                .min(self.longest_wait)
+        })
+    }
+}
+
 impl Default for LimiterConfig {
     fn default() -> Self {
         Self::DEFAULT
@@ -185,13 +197,7 @@ impl LoginLimiter {
             entry.failures = entry.failures.saturating_add(1);
             entry.last_seen = now;
             entry.verifying = true;
-            if entry.failures > self.config.free_failures {
-                let doublings = (entry.failures - self.config.free_failures - 1).min(20);
-                let wait = self
-                    .config
-                    .first_wait
-                    .saturating_mul(1 << doublings)
-                    .min(self.config.longest_wait);
+            if let Some(wait) = self.config.wait_after(entry.failures) {
                 entry.blocked_until = Some(now + wait);
             }
         }
@@ -228,7 +234,7 @@ impl LoginLimiter {
 pub mod shared {
     use super::*;
 
-    const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+    use crate::cluster::pg::NOW_MS;
 
     /// Counts an attempt on every key, or says how long to wait when a key is in its backoff.
     pub async fn begin(
@@ -255,19 +261,13 @@ pub mod shared {
                 wait_ms = wait_ms.max(until - now);
                 continue;
             }
-            let failures = failures + 1;
-            let free = i64::from(config.free_failures);
-            let blocked_until = (failures > free).then(|| {
-                let doublings = (failures - free - 1).min(20) as u32;
-                let wait = config
-                    .first_wait
-                    .saturating_mul(1 << doublings)
-                    .min(config.longest_wait);
-                now + wait.as_millis() as i64
-            });
+            let failures = failures.saturating_add(1).min(i64::from(i32::MAX));
+            let blocked_until = config
+                .wait_after(failures as u32)
+                .map(|wait| now + wait.as_millis() as i64);
             sqlx::query("UPDATE login_backoff SET failures = $2, blocked_until = $3 WHERE key = $1")
                 .bind(key.hex())
-                .bind(failures.min(i64::from(i32::MAX)) as i32)
+                .bind(failures as i32)
                 .bind(blocked_until)
                 .execute(&mut *tx)
                 .await?;

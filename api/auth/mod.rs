@@ -137,10 +137,10 @@ impl Access {
         // Replicas on one PostgreSQL each print a token; any of them works on every replica.
         #[cfg(feature = "postgres")]
         if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(
-                "INSERT INTO setup_tokens (hash, created_at) VALUES ($1, (extract(epoch from now()) * 1000)::bigint) \
-                 ON CONFLICT DO NOTHING",
-            )
+            sqlx::query(&format!(
+                "INSERT INTO setup_tokens (hash, created_at) VALUES ($1, {}) ON CONFLICT DO NOTHING",
+                crate::cluster::pg::NOW_MS
+            ))
             .bind(&hash)
             .execute(&pool)
             .await

@@ -243,8 +243,8 @@ enum Command {
         result: CheckResult,
         reply: Option<CheckReply>,
     },
-    /// What another replica told.
-    Relayed(Relay),
+    /// What another replica told, one of its batches.
+    Relayed(Vec<Relay>),
     /// A tile this replica has just taken over, read again from the store: run its due check with its state.
     Refreshed {
         service_id: i64,
@@ -354,6 +354,15 @@ pub fn next_state(current: ServiceState, failures: u32, retries: u32, ok: bool) 
     }
 }
 
+/// The failures in a row a stored state stands for (the store keeps the state, not the count).
+fn failures_in(state: ServiceState, retries: u32) -> u32 {
+    match state {
+        ServiceState::Down => retries + 1,
+        ServiceState::Pending => 1,
+        _ => 0,
+    }
+}
+
 struct Watch {
     group_id: i64,
     url: String,
@@ -380,12 +389,7 @@ struct Watch {
 impl Watch {
     fn new(tile: WatchedTile, generation: u64) -> Self {
         let push_schedule = crate::model::check::PushSchedule::of(&tile.check);
-        let retries = tile.check.retries.unwrap_or(2);
-        let failures = match tile.state {
-            ServiceState::Down => retries + 1,
-            ServiceState::Pending => 1,
-            _ => 0,
-        };
+        let failures = failures_in(tile.state, tile.check.retries.unwrap_or(2));
         Self {
             group_id: tile.group_id,
             url: tile.url,
@@ -411,14 +415,9 @@ impl Watch {
 
     /// Takes the state another replica stored for this tile.
     fn take_state_of(&mut self, tile: &WatchedTile) {
-        let retries = self.check.retries.unwrap_or(2);
         self.state = tile.state;
         self.since = tile.since.unwrap_or_else(Utc::now);
-        self.failures = match tile.state {
-            ServiceState::Down => retries + 1,
-            ServiceState::Pending => 1,
-            _ => 0,
-        };
+        self.failures = failures_in(tile.state, self.check.retries.unwrap_or(2));
         self.alerting = Alerting::new(tile.memory.clone(), tile.state);
         if let Some(push) = self.push.as_mut() {
             push.reference = Utc::now();
@@ -529,9 +528,9 @@ impl Engine {
         let _ = self.commands.send(Command::ReloadAll);
     }
 
-    /// What another replica told this one.
-    pub fn relayed(&self, relay: Relay) {
-        let _ = self.commands.send(Command::Relayed(relay));
+    /// What another replica told this one (one of its batches).
+    pub fn relayed(&self, relays: Vec<Relay>) {
+        let _ = self.commands.send(Command::Relayed(relays));
     }
 
     /// Tells this replica's event streams that groups, tiles or windows changed.
@@ -773,7 +772,7 @@ impl Scheduler {
                 result,
                 reply,
             } => self.finished(service_id, generation, result, reply),
-            Command::Relayed(relay) => self.relayed(relay).await,
+            Command::Relayed(relays) => self.relayed(relays).await,
             Command::Refreshed {
                 service_id,
                 generation,
@@ -796,57 +795,65 @@ impl Scheduler {
         }
     }
 
-    /// Applies what another replica told: results and state changes reach this replica's live statuses, event
-    /// streams and dashboard; configuration changes its engine; push calls the tile's owner.
-    async fn relayed(&mut self, relay: Relay) {
-        match relay {
-            Relay::Checked {
-                result,
-                status,
-                change,
-            } => {
-                let service_id = result.service_id;
-                {
-                    let mut live = self.live.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let newer = live
-                        .get(&service_id)
-                        .is_none_or(|known| known.last_checked_at <= status.last_checked_at);
-                    if newer {
-                        live.insert(service_id, status);
+    /// Applies a batch another replica told: results and state changes reach this replica's live statuses,
+    /// event streams and dashboard; configuration changes its engine; push calls the tile's owner. The
+    /// dashboard hears of the batch's hours, and the engine of a configuration change, once per batch.
+    async fn relayed(&mut self, relays: Vec<Relay>) {
+        let mut earliest_hour: Option<i64> = None;
+        let mut config = false;
+        for relay in relays {
+            match relay {
+                Relay::Checked {
+                    result,
+                    status,
+                    change,
+                } => {
+                    let service_id = result.service_id;
+                    {
+                        let mut live = self.live.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        let newer = live
+                            .get(&service_id)
+                            .is_none_or(|known| known.last_checked_at <= status.last_checked_at);
+                        if newer {
+                            live.insert(service_id, status);
+                        }
                     }
-                }
-                self.store
-                    .changes()
-                    .history_changed(Some(hour_of_ms(result.checked_at.timestamp_millis())));
-                if let Some((state, previous)) = change {
+                    let hour = hour_of_ms(result.checked_at.timestamp_millis());
+                    earliest_hour = Some(earliest_hour.map_or(hour, |earliest| earliest.min(hour)));
+                    if let Some((state, previous)) = change {
+                        let _ = self
+                            .events
+                            .send(EngineEvent::Relayed(Box::new(EngineEvent::StateChanged {
+                                service_id,
+                                state,
+                                previous,
+                                since: result.checked_at,
+                            })));
+                    }
                     let _ = self
                         .events
-                        .send(EngineEvent::Relayed(Box::new(EngineEvent::StateChanged {
-                            service_id,
-                            state,
-                            previous,
-                            since: result.checked_at,
-                        })));
+                        .send(EngineEvent::Relayed(Box::new(EngineEvent::Result(result))));
                 }
-                let _ = self
-                    .events
-                    .send(EngineEvent::Relayed(Box::new(EngineEvent::Result(result))));
-            }
-            Relay::Config => {
-                self.store.changes().config_changed_elsewhere();
-                if let Err(err) = self.reload_all(true).await {
-                    tracing::warn!(error = %err, "could not reload the watched tiles after a change on another replica");
-                }
-                self.reload_maintenance().await;
-                let _ = self.events.send(EngineEvent::ConfigChanged { at: now() });
-            }
-            Relay::Push { service_id, call } => {
-                if self.cluster.owns(service_id, Utc::now())
-                    && let Err(err) = self.pushed(service_id, call)
-                {
-                    tracing::debug!(service_id, error = %err, "a relayed push call was not taken");
+                Relay::Config => config = true,
+                Relay::Push { service_id, call } => {
+                    if self.cluster.owns(service_id, Utc::now())
+                        && let Err(err) = self.pushed(service_id, call)
+                    {
+                        tracing::debug!(service_id, error = %err, "a relayed push call was not taken");
+                    }
                 }
             }
+        }
+        if earliest_hour.is_some() {
+            self.store.changes().history_changed(earliest_hour);
+        }
+        if config {
+            self.store.changes().config_changed_elsewhere();
+            if let Err(err) = self.reload_all(true).await {
+                tracing::warn!(error = %err, "could not reload the watched tiles after a change on another replica");
+            }
+            self.reload_maintenance().await;
+            let _ = self.events.send(EngineEvent::ConfigChanged { at: now() });
         }
     }
 

@@ -12,7 +12,7 @@ use std::{
         Arc,
         atomic::{AtomicU16, AtomicU32, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use homewatch::{
@@ -28,7 +28,7 @@ use homewatch::{
     store::{self, DatabaseUrl, PoolConfig, Store},
 };
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -735,4 +735,63 @@ pub async fn switchable_target() -> (String, Arc<AtomicU16>) {
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
     (format!("http://{addr}/health"), status)
+}
+
+// Servers run as processes of the real binary (faults, replicas).
+
+/// A port free now on the loopback address.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `base`'s /healthz answers 200.
+pub async fn wait_healthy(base: &str, within: Duration) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(reply) = client.get(format!("{base}/healthz")).send().await
+            && reply.status() == StatusCode::OK
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} not healthy within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The session cookie of a login as `admin` (the password the process tests give HOMEWATCH_ADMIN_PASSWORD).
+pub async fn session_cookie(base: &str) -> String {
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": "admin-password-1" }))
+        .send()
+        .await
+        .unwrap();
+    login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A write token made with a session cookie.
+pub async fn write_token(base: &str, cookie: &str, name: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .header("x-homewatch-request", "1")
+        .json(&json!({ "name": name, "scope": "write" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["token"].as_str().unwrap().to_owned()
 }
