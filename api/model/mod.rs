@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Object, types::MaybeUndefined};
 use serde::Deserialize;
 
+use crate::store::sql::from_row;
+
 pub mod account;
 pub mod alerts;
 pub mod check;
@@ -37,7 +39,7 @@ pub const TAG_MAX_CHARS: usize = 32;
 pub const TAGS_MAX: usize = 16;
 
 /// A group of tiles on the start page.
-#[derive(Debug, Clone, PartialEq, Eq, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct Group {
     /// Identifier assigned by the server.
     pub id: i64,
@@ -48,6 +50,14 @@ pub struct Group {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+from_row!(Group {
+    id,
+    name,
+    position,
+    created_at,
+    updated_at
+});
 
 /// A service shown as a tile.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     StoreError, StoreResult,
-    sql::{Backend, Tx, Violations, sql},
+    sql::{Backend, Tx, Violations, from_row, sql},
 };
 use crate::model::{
     Alert, AlertKind, Channel, ChannelDraft, ChannelSettings, Notification, NotificationFilter,
@@ -19,7 +19,6 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-#[derive(sqlx::FromRow)]
 struct ChannelRow {
     id: i64,
     name: String,
@@ -31,12 +30,28 @@ struct ChannelRow {
     updated_at: i64,
 }
 
-#[derive(sqlx::FromRow)]
+from_row!(ChannelRow {
+    id,
+    name,
+    settings,
+    all_tiles,
+    enabled,
+    remind_every_s,
+    created_at,
+    updated_at
+});
+
 struct TargetRow {
     channel_id: i64,
     group_id: Option<i64>,
     service_id: Option<i64>,
 }
+
+from_row!(TargetRow {
+    channel_id,
+    group_id,
+    service_id
+});
 
 const CHANNEL_COLUMNS: &str =
     "SELECT id, name, settings, all_tiles, enabled, remind_every_s, created_at, updated_at FROM channels";
@@ -263,7 +278,6 @@ pub async fn enqueue(tx: &mut Tx, alert: &Alert, channel: Option<i64>) -> StoreR
     .await?)
 }
 
-#[derive(sqlx::FromRow)]
 struct NotificationRow {
     id: i64,
     idempotency_key: String,
@@ -280,10 +294,25 @@ struct NotificationRow {
     finished_at: Option<i64>,
 }
 
+from_row!(NotificationRow {
+    id,
+    idempotency_key,
+    channel_id,
+    channel_name,
+    service_id,
+    service_name,
+    group_name,
+    event,
+    payload,
+    created_at,
+    status,
+    next_attempt_at,
+    finished_at
+});
+
 const NOTIFICATION_COLUMNS: &str = "id, idempotency_key, channel_id, channel_name, service_id, service_name, \
      group_name, event, payload, created_at, status, next_attempt_at, finished_at";
 
-#[derive(sqlx::FromRow)]
 struct AttemptRow {
     notification_id: i64,
     attempt: i32,
@@ -293,6 +322,16 @@ struct AttemptRow {
     status_code: Option<i32>,
     detail: String,
 }
+
+from_row!(AttemptRow {
+    notification_id,
+    attempt,
+    at,
+    duration_ms,
+    ok,
+    status_code,
+    detail
+});
 
 fn alert_of(row: &NotificationRow) -> Alert {
     serde_json::from_str(&row.payload).unwrap_or_else(|_| Alert {
@@ -439,7 +478,6 @@ pub async fn resend_notification(db: &dyn Backend, id: i64) -> StoreResult<Notif
     Ok(created)
 }
 
-#[derive(sqlx::FromRow)]
 struct ClaimedRow {
     id: i64,
     idempotency_key: String,
@@ -453,6 +491,20 @@ struct ClaimedRow {
     created_at: i64,
     attempts: i32,
 }
+
+from_row!(ClaimedRow {
+    id,
+    idempotency_key,
+    channel_id,
+    channel_name,
+    service_id,
+    service_name,
+    group_name,
+    event,
+    payload,
+    created_at,
+    attempts
+});
 
 /// Claims up to `limit` due notifications for `worker` until `lease_until`.
 pub async fn claim_notifications(
@@ -559,7 +611,6 @@ pub async fn finish_attempt(
     tx.commit().await
 }
 
-#[derive(sqlx::FromRow)]
 struct ReminderRow {
     service_id: i64,
     group_id: i64,
@@ -568,6 +619,15 @@ struct ReminderRow {
     cause: Option<String>,
     every_s: i32,
 }
+
+from_row!(ReminderRow {
+    service_id,
+    group_id,
+    channel_id,
+    down_since,
+    cause,
+    every_s
+});
 
 /// Tiles down (and alerted as down, not flapping) with a channel that reminds.
 pub async fn reminders_due(db: &dyn Backend) -> StoreResult<Vec<ReminderDue>> {

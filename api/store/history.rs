@@ -8,7 +8,7 @@ use super::{
     rows::{
         self, BUCKET_COLUMNS, HourCountsRow, IncidentRow, ResultRow, RollupRow, ServiceRow, select_services,
     },
-    sql::{Backend, Statement, sql},
+    sql::{Backend, Statement, from_row, sql},
 };
 use crate::model::{
     CheckResult, DashboardRows, Group, HistoryBatch, Incident, IncidentChange, IncidentFilter, Rollup,
@@ -249,12 +249,12 @@ pub async fn prune(
 }
 
 /// A day's rollup of one tile, summed from its hours.
-#[derive(sqlx::FromRow)]
 struct DayRow {
     service_id: i64,
-    #[sqlx(flatten)]
     rollup: RollupRow,
 }
+
+from_row!(DayRow { service_id, rollup flatten });
 
 /// Keeps one rollup per tile and UTC day for the days `from_day..before_day` (days since the epoch): each
 /// day's hourly rows are summed into one row at the day's first hour. Days already kept so are left as they

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{
     StoreError, StoreResult,
     alerts::set_targets,
-    sql::{Backend, Tx, sql},
+    sql::{Backend, Tx, from_row, sql},
 };
 use crate::model::{maintenance::MaintenanceDraft, now};
 
@@ -18,7 +18,6 @@ pub struct StoredMaintenance {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct WindowRow {
     id: i64,
     title: String,
@@ -31,12 +30,29 @@ struct WindowRow {
     updated_at: i64,
 }
 
-#[derive(sqlx::FromRow)]
+from_row!(WindowRow {
+    id,
+    title,
+    starts_at,
+    duration_s,
+    rrule,
+    timezone,
+    all_tiles,
+    created_at,
+    updated_at
+});
+
 struct TargetRow {
     window_id: i64,
     group_id: Option<i64>,
     service_id: Option<i64>,
 }
+
+from_row!(TargetRow {
+    window_id,
+    group_id,
+    service_id
+});
 
 const COLUMNS: &str = "SELECT id, title, starts_at, duration_s, rrule, timezone, all_tiles, created_at, updated_at \
      FROM maintenance_windows";

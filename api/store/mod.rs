@@ -24,6 +24,7 @@ mod groups;
 mod history;
 pub mod maintenance;
 mod manifest;
+mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod public;

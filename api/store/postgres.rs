@@ -23,8 +23,6 @@ use super::{
     sql::{Backend, Conn, Dialect, SqlError, Tx, migration_failed, sql},
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
-
 const DIALECT: Dialect = Dialect {
     reorder_groups: "UPDATE groups g SET position = o.ordinal - 1, updated_at = $2 \
                      FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS o(id, ordinal) \
@@ -128,11 +126,14 @@ impl Backend for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(migration_failed)
+        super::migrations::POSTGRES
+            .run(&self.pool)
+            .await
+            .map_err(migration_failed)
     }
 
     fn migrator(&self) -> &'static Migrator {
-        &MIGRATOR
+        &super::migrations::POSTGRES
     }
 
     async fn close(&self) {

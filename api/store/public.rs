@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{
     StoreError, StoreResult,
     rows::{BUCKET_COLUMNS, RollupRow},
-    sql::{Backend, Tx, sql},
+    sql::{Backend, Tx, from_row, sql},
 };
 use crate::model::{
     Rollup, now,
@@ -24,7 +24,6 @@ pub struct StoredStatusPage {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct PageRow {
     id: i64,
     slug: String,
@@ -39,6 +38,21 @@ struct PageRow {
     created_at: i64,
     updated_at: i64,
 }
+
+from_row!(PageRow {
+    id,
+    slug,
+    title,
+    description,
+    icon,
+    footer,
+    published,
+    domain,
+    show_links,
+    sections,
+    created_at,
+    updated_at
+});
 
 const PAGE_COLUMNS: &str = "SELECT id, slug, title, description, icon, footer, published, domain, show_links, \
      sections, created_at, updated_at FROM status_pages";
@@ -239,7 +253,6 @@ pub async fn delete_page_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct PostRow {
     id: i64,
     title: String,
@@ -250,7 +263,16 @@ struct PostRow {
     resolved_at: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
+from_row!(PostRow {
+    id,
+    title,
+    status,
+    services,
+    created_at,
+    updated_at,
+    resolved_at
+});
+
 struct UpdateRow {
     id: i64,
     post_id: i64,
@@ -258,6 +280,14 @@ struct UpdateRow {
     body: String,
     created_at: i64,
 }
+
+from_row!(UpdateRow {
+    id,
+    post_id,
+    status,
+    body,
+    created_at
+});
 
 fn status(text: &str) -> PostStatus {
     PostStatus::parse(text).unwrap_or(PostStatus::Investigating)

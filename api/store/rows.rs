@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, sql::from_row};
 use crate::model::{
     AlertMemory, ApiToken, Certificate, Check, CheckResult, Incident, Role, Rollup, Scope, Service,
     ServiceState, ServiceStatus, Session, StoredUser, User, WatchedTile,
@@ -24,7 +24,6 @@ macro_rules! select_services {
 pub(crate) use select_services;
 
 /// A tile, tags as a JSON array in text.
-#[derive(sqlx::FromRow)]
 pub struct ServiceRow {
     id: i64,
     group_id: i64,
@@ -48,6 +47,30 @@ pub struct ServiceRow {
     badges: bool,
     managed: bool,
 }
+
+from_row!(ServiceRow {
+    id,
+    group_id,
+    name,
+    url,
+    description,
+    icon,
+    position,
+    created_at,
+    updated_at,
+    tags,
+    check_spec,
+    state,
+    since,
+    last_checked_at,
+    last_latency_ms,
+    last_error,
+    cert_expires_at,
+    cert_issuer,
+    cert_subject,
+    badges,
+    managed
+});
 
 /// The certificate columns of a status, read at `now`.
 pub fn certificate(
@@ -117,7 +140,6 @@ pub fn services(rows: Vec<ServiceRow>) -> StoreResult<Vec<Service>> {
 }
 
 /// What the engine reads of a watched tile.
-#[derive(sqlx::FromRow)]
 pub struct WatchedRow {
     id: i64,
     group_id: i64,
@@ -131,6 +153,20 @@ pub struct WatchedRow {
     cert_warned_expiry: Option<DateTime<Utc>>,
     cert_warned_days: Option<i32>,
 }
+
+from_row!(WatchedRow {
+    id,
+    group_id,
+    url,
+    check_spec,
+    state,
+    since,
+    alerted_state,
+    alerted_since,
+    flapping_since,
+    cert_warned_expiry,
+    cert_warned_days
+});
 
 impl TryFrom<WatchedRow> for WatchedTile {
     type Error = StoreError;
@@ -156,7 +192,6 @@ impl TryFrom<WatchedRow> for WatchedTile {
 }
 
 /// A user, as the users table holds them.
-#[derive(sqlx::FromRow)]
 pub struct UserRow {
     id: i64,
     username: String,
@@ -165,6 +200,15 @@ pub struct UserRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
+
+from_row!(UserRow {
+    id,
+    username,
+    password_hash,
+    role,
+    created_at,
+    updated_at
+});
 
 impl TryFrom<UserRow> for StoredUser {
     type Error = StoreError;
@@ -204,7 +248,6 @@ fn owner(
 }
 
 /// A token with its owner (`u_*` are the owner's columns).
-#[derive(sqlx::FromRow)]
 pub struct TokenRow {
     id: i64,
     user_id: i64,
@@ -218,6 +261,20 @@ pub struct TokenRow {
     u_created_at: DateTime<Utc>,
     u_updated_at: DateTime<Utc>,
 }
+
+from_row!(TokenRow {
+    id,
+    user_id,
+    name,
+    scope,
+    created_at,
+    last_used_at,
+    expires_at,
+    username,
+    role,
+    u_created_at,
+    u_updated_at
+});
 
 pub const TOKEN_SELECT: &str = "SELECT t.id, t.user_id, t.name, t.scope, t.created_at, t.last_used_at, \
      t.expires_at, u.username, u.role, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
@@ -251,7 +308,6 @@ impl TryFrom<TokenRow> for (ApiToken, User) {
 }
 
 /// A session with its owner (`u_*` are the owner's columns).
-#[derive(sqlx::FromRow)]
 pub struct SessionRow {
     id: i64,
     user_id: i64,
@@ -263,6 +319,18 @@ pub struct SessionRow {
     u_created_at: DateTime<Utc>,
     u_updated_at: DateTime<Utc>,
 }
+
+from_row!(SessionRow {
+    id,
+    user_id,
+    created_at,
+    last_seen_at,
+    expires_at,
+    username,
+    role,
+    u_created_at,
+    u_updated_at
+});
 
 pub const SESSION_SELECT: &str = "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, \
      u.username, u.role, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
@@ -291,7 +359,6 @@ impl TryFrom<SessionRow> for (Session, User) {
 }
 
 /// A raw check result.
-#[derive(sqlx::FromRow)]
 pub struct ResultRow {
     service_id: i64,
     checked_at: i64,
@@ -303,6 +370,18 @@ pub struct ResultRow {
     degraded: bool,
     packet_loss_pct: Option<i16>,
 }
+
+from_row!(ResultRow {
+    service_id,
+    checked_at,
+    ok,
+    latency_ms,
+    status_code,
+    error,
+    maintenance,
+    degraded,
+    packet_loss_pct
+});
 
 impl From<ResultRow> for CheckResult {
     fn from(row: ResultRow) -> Self {
@@ -325,7 +404,6 @@ impl From<ResultRow> for CheckResult {
 pub const BUCKET_COLUMNS: &str = "b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15";
 
 /// One tile's rollup of one hour.
-#[derive(sqlx::FromRow)]
 pub struct RollupRow {
     hour: i64,
     checks: i64,
@@ -351,6 +429,31 @@ pub struct RollupRow {
     b15: i64,
 }
 
+from_row!(RollupRow {
+    hour,
+    checks,
+    ok_checks,
+    latency_sum,
+    latency_min,
+    latency_max,
+    b0,
+    b1,
+    b2,
+    b3,
+    b4,
+    b5,
+    b6,
+    b7,
+    b8,
+    b9,
+    b10,
+    b11,
+    b12,
+    b13,
+    b14,
+    b15
+});
+
 impl From<RollupRow> for (i64, Rollup) {
     fn from(row: RollupRow) -> Self {
         let buckets = [
@@ -370,7 +473,6 @@ impl From<RollupRow> for (i64, Rollup) {
 }
 
 /// The counts of one tile's hour: all that uptime and average latency need.
-#[derive(sqlx::FromRow)]
 pub struct HourCountsRow {
     service_id: i64,
     hour: i64,
@@ -378,6 +480,14 @@ pub struct HourCountsRow {
     ok_checks: i64,
     latency_sum: i64,
 }
+
+from_row!(HourCountsRow {
+    service_id,
+    hour,
+    checks,
+    ok_checks,
+    latency_sum
+});
 
 impl From<HourCountsRow> for (i64, i64, Rollup) {
     fn from(row: HourCountsRow) -> Self {
@@ -392,7 +502,6 @@ impl From<HourCountsRow> for (i64, i64, Rollup) {
 }
 
 /// An incident.
-#[derive(sqlx::FromRow)]
 pub struct IncidentRow {
     id: i64,
     service_id: i64,
@@ -400,6 +509,14 @@ pub struct IncidentRow {
     ended_at: Option<DateTime<Utc>>,
     cause: String,
 }
+
+from_row!(IncidentRow {
+    id,
+    service_id,
+    started_at,
+    ended_at,
+    cause
+});
 
 impl From<IncidentRow> for Incident {
     fn from(row: IncidentRow) -> Self {

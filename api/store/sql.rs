@@ -1,6 +1,6 @@
 //! Runs one SQL text on either dialect. Statements are written once with `$1` placeholders (both drivers
 //! accept them), their arguments are a small closed set of types, and results decode into row structs that
-//! derive `sqlx::FromRow` for both drivers. What differs between the dialects is data, not code: the
+//! implement `sqlx::FromRow` for both drivers ([`from_row!`]). What differs between the dialects is data, not code: the
 //! [`Dialect`] each store module declares, and the connections its [`Backend`] hands out.
 
 use std::borrow::Cow;
@@ -90,13 +90,42 @@ impl<'a> From<&'a DateTime<Utc>> for Arg<'a> {
     }
 }
 
-/// A row type both drivers can decode (any `#[derive(sqlx::FromRow)]` struct or tuple of plain columns).
+/// `sqlx::FromRow` for a row struct, each field read from the column of its name, for SQLite and (with the
+/// `postgres` feature) PostgreSQL: what `#[derive(sqlx::FromRow)]` writes, without sqlx's proc-macro crates (they
+/// build a second sqlx and SQLite for the build host, about 15 s of a first release build on two cores). A field
+/// followed by `flatten` is itself a row struct read from the same row.
+///
+/// `from_row!(DayRow { service_id, rollup flatten });`
+macro_rules! from_row {
+    ($name:ident { $($field:ident $($flatten:ident)?),* $(,)? }) => {
+        impl<'r> ::sqlx::FromRow<'r, ::sqlx::sqlite::SqliteRow> for $name {
+            fn from_row(row: &'r ::sqlx::sqlite::SqliteRow) -> ::sqlx::Result<Self> {
+                Ok(Self { $($field: $crate::store::sql::from_row!(@field row, $field $($flatten)?),)* })
+            }
+        }
+        #[cfg(feature = "postgres")]
+        impl<'r> ::sqlx::FromRow<'r, ::sqlx::postgres::PgRow> for $name {
+            fn from_row(row: &'r ::sqlx::postgres::PgRow) -> ::sqlx::Result<Self> {
+                Ok(Self { $($field: $crate::store::sql::from_row!(@field row, $field $($flatten)?),)* })
+            }
+        }
+    };
+    (@field $row:ident, $field:ident) => {
+        ::sqlx::Row::try_get($row, stringify!($field))?
+    };
+    (@field $row:ident, $field:ident flatten) => {
+        ::sqlx::FromRow::from_row($row)?
+    };
+}
+pub(crate) use from_row;
+
+/// A row type both drivers can decode (any struct given [`from_row!`] or tuple of plain columns).
 #[cfg(feature = "postgres")]
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 #[cfg(feature = "postgres")]
 impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
 
-/// A row type both drivers can decode (any `#[derive(sqlx::FromRow)]` struct or tuple of plain columns).
+/// A row type both drivers can decode (any struct given [`from_row!`] or tuple of plain columns).
 #[cfg(not(feature = "postgres"))]
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
 #[cfg(not(feature = "postgres"))]

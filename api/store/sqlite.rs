@@ -25,8 +25,6 @@ use super::{
     sql::{Backend, Conn, Dialect, SqlError, Tx, migration_failed, sql},
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
-
 const DIALECT: Dialect = Dialect {
     reorder_groups: "UPDATE groups SET position = j.key, updated_at = $2 FROM json_each($1) AS j \
                      WHERE groups.id = j.value AND groups.position <> j.key",
@@ -209,11 +207,14 @@ impl Backend for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.writer).await.map_err(migration_failed)
+        super::migrations::SQLITE
+            .run(&self.writer)
+            .await
+            .map_err(migration_failed)
     }
 
     fn migrator(&self) -> &'static Migrator {
-        &MIGRATOR
+        &super::migrations::SQLITE
     }
 
     async fn close(&self) {
