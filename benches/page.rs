@@ -35,12 +35,16 @@ use support::{access_with_admin, arg, loopback_target, percentile, serve};
 struct Options {
     tiles: usize,
     runs: usize,
+    /// `--trace FILE`: Chrome traces of the first run's search and live updates (FILE) and of its first visit
+    /// (FILE.load.json).
+    trace: Option<String>,
 }
 
 fn options() -> Options {
     Options {
         tiles: arg("tiles", 100),
         runs: arg("runs", 15),
+        trace: std::env::args().skip_while(|a| a != "--trace").nth(1),
     }
 }
 
@@ -128,6 +132,9 @@ const INTERACT: &str = r#"
   const keystroke_ms = [];
   const script_ms = [];
   const settle_ms = [];
+  // A person looks at the page a moment before typing: a second after every tile is in, then an idle moment.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 1000 }));
   for (const text of SEARCHED) {
     const started = performance.now();
     input.value = text;
@@ -264,8 +271,23 @@ async fn run(options: Options) {
         let page = browser.open("about:blank", Screen::DESKTOP).await;
         page.set_session_cookie(&base, &session).await;
         page.set_cache(false).await;
-        page.goto(&base).await;
-        page.wait_for(&tiles_shown, "every tile").await;
+        match (&options.trace, first_visits.is_empty()) {
+            (Some(file), true) => {
+                let load = async {
+                    page.goto(&base).await;
+                    page.wait_for(&tiles_shown, "every tile").await;
+                };
+                let ((), events) = page.trace(load).await;
+                let file = format!("{file}.load.json");
+                let trace = serde_json::json!({ "traceEvents": events });
+                std::fs::write(&file, trace.to_string()).expect("write the trace");
+                println!("trace of the first visit: {file} ({} events)", events.len());
+            }
+            _ => {
+                page.goto(&base).await;
+                page.wait_for(&tiles_shown, "every tile").await;
+            }
+        }
         first_visits.push(page.eval::<Load>(MEASURE).await);
         // A return visit: the same tab, the cache on, the files revalidated.
         page.set_cache(true).await;
@@ -276,7 +298,19 @@ async fn run(options: Options) {
             "})()",
             &format!("}})({})", serde_json::to_string(&SEARCHED).unwrap()),
         );
-        interactions.push(page.eval::<Interaction>(&interact).await);
+        match (&options.trace, interactions.is_empty()) {
+            (Some(file), true) => {
+                let (interaction, events) = page.trace(page.eval::<Interaction>(&interact)).await;
+                let trace = serde_json::json!({ "traceEvents": events });
+                std::fs::write(file, trace.to_string()).expect("write the trace");
+                println!(
+                    "trace of the first run's search and live updates: {file} ({} events)",
+                    events.len()
+                );
+                interactions.push(interaction);
+            }
+            _ => interactions.push(page.eval::<Interaction>(&interact).await),
+        }
         page.close().await;
     }
     report("first visit, empty cache", &first_visits);

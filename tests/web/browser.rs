@@ -277,6 +277,62 @@ impl Page {
         self.page.close().await.expect("close the tab");
     }
 
+    /// A Chrome trace (the categories of DevTools' Performance panel) of what `during` makes the page do, as
+    /// the trace's events (open them in Perfetto or DevTools wrapped as `{"traceEvents": [...]}`). For the page
+    /// benchmark's `--trace`.
+    #[allow(dead_code)] // The page tests do not trace.
+    pub async fn trace<T>(&self, during: impl std::future::Future<Output = T>) -> (T, Vec<Value>) {
+        use chromiumoxide::cdp::browser_protocol::tracing::{
+            EndParams, EventDataCollected, EventTracingComplete, StartParams, StartTransferMode, TraceConfig,
+        };
+        let mut data = self
+            .page
+            .event_listener::<EventDataCollected>()
+            .await
+            .expect("listen for trace data");
+        let mut complete = self
+            .page
+            .event_listener::<EventTracingComplete>()
+            .await
+            .expect("listen for the trace's end");
+        let categories = [
+            "devtools.timeline",
+            "disabled-by-default-devtools.timeline",
+            "blink",
+            "v8.execute",
+            "disabled-by-default-v8.gc",
+        ];
+        let config = TraceConfig {
+            included_categories: Some(categories.iter().map(|c| c.to_string()).collect()),
+            ..Default::default()
+        };
+        let start = StartParams {
+            transfer_mode: Some(StartTransferMode::ReportEvents),
+            trace_config: Some(config),
+            ..Default::default()
+        };
+        self.page.execute(start).await.expect("start tracing");
+        let result = during.await;
+        let collect = tokio::spawn(async move {
+            let mut events = Vec::new();
+            loop {
+                tokio::select! {
+                    Some(batch) = data.next() => events.extend(batch.value.iter().cloned()),
+                    _ = complete.next() => break,
+                }
+            }
+            while let Ok(Some(batch)) = tokio::time::timeout(Duration::from_millis(200), data.next()).await {
+                events.extend(batch.value.iter().cloned());
+            }
+            events
+        });
+        self.page
+            .execute(EndParams::default())
+            .await
+            .expect("end tracing");
+        (result, collect.await.expect("the trace's events"))
+    }
+
     /// What went wrong in the page's JavaScript so far.
     pub fn errors(&self) -> Vec<String> {
         self.errors.lock().unwrap().clone()

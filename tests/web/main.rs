@@ -371,6 +371,95 @@ async fn tiles_and_groups_reorder_by_dragging_and_from_the_keyboard() {
     browser.close().await;
 }
 
+/// A search takes the tiles it does not match out of the page (at 10,000 tiles, hidden ones cost their groups
+/// a restyle whenever they came on screen): those tiles still follow live events, come back in their place,
+/// and a tile reordered while they are out keeps them where they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiles_a_search_leaves_out_stay_current_and_keep_their_place() {
+    let Some((app, browser)) = start().await else {
+        return;
+    };
+    let (target, status) = switchable_target().await;
+    let media = app.group("Media").await;
+    let watched = json!({ "kind": "http", "interval_s": 3600, "retries": 0 });
+    let jellyfin = app
+        .service(media, "Jellyfin", json!({ "url": target, "check": watched }))
+        .await;
+    let sonarr = app.service(media, "Sonarr", json!({})).await;
+    let radarr = app.service(media, "Radarr", json!({})).await;
+    app.post(&format!("/api/v1/services/{jellyfin}/check"), json!({}))
+        .await;
+    let page = signed_in(&app, &browser, "/", Screen::DESKTOP).await;
+    page.wait_for(
+        &format!(
+            "document.querySelector('#connection').dataset.mode === 'live' && \
+             document.querySelector({})?.dataset.state === 'up'",
+            js_string(&format!("{} .badge", tile(jellyfin)))
+        ),
+        "the live stream and Jellyfin up",
+    )
+    .await;
+    page.fill("#search", "arr").await;
+    page.wait_for(
+        "[...document.querySelectorAll('.tile')].filter(t => t.getClientRects().length).length === 2",
+        "Jellyfin out of sight",
+    )
+    .await;
+
+    // Jellyfin goes down while it is out of the page: it comes back down, first as before.
+    status.store(503, Ordering::SeqCst);
+    app.post(&format!("/api/v1/services/{jellyfin}/check"), json!({}))
+        .await;
+    page.wait_for(
+        "document.querySelector('.summary-down') !== null",
+        "the summary to count the tile that went down",
+    )
+    .await;
+    page.focus("#search").await;
+    page.press("Escape").await;
+    page.wait_for(
+        &format!(
+            "[...document.querySelectorAll('.tile')].filter(t => t.getClientRects().length).map(t => t.dataset.serviceId).join() === '{jellyfin},{sonarr},{radarr}' \
+             && document.querySelector({})?.dataset.state === 'down'",
+            js_string(&format!("{} .badge", tile(jellyfin)))
+        ),
+        "Jellyfin back in its place, down",
+    )
+    .await;
+    // Events carry no uptime: the next read of the dashboard brings it, into the same tile (built once).
+    let before: String = page
+        .eval(&format!(
+            "(window.builtTile = document.querySelector({})).querySelector('.tile-uptime').textContent",
+            js_string(&tile(jellyfin))
+        ))
+        .await;
+    assert_eq!(before, "100 %", "Jellyfin's uptime as first read");
+    page.eval::<Value>("document.dispatchEvent(new Event('visibilitychange')); null")
+        .await;
+    page.wait_for(
+        &format!(
+            "document.querySelector({0}) === window.builtTile && \
+             !['', '100 %'].includes(document.querySelector({0} + ' .tile-uptime').textContent)",
+            js_string(&tile(jellyfin))
+        ),
+        "the refreshed uptime in the same tile",
+    )
+    .await;
+
+    // Reordered during a search: the tile left out keeps its place before the two shown.
+    page.click("#edit-toggle").await;
+    page.fill("#search", "arr").await;
+    page.wait_for(
+        "[...document.querySelectorAll('.tile')].filter(t => t.getClientRects().length).length === 2",
+        "Jellyfin out of sight",
+    )
+    .await;
+    page.focus(&format!("{} .tile-handle", tile(radarr))).await;
+    page.press("ArrowLeft").await;
+    eventually_layout(&app, |groups| groups[0].1 == [jellyfin, radarr, sonarr]).await;
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_asks_for_confirmation_first() {
     let Some((app, browser)) = start().await else {

@@ -21,7 +21,9 @@ const SUMMARY_STATES = ["up", "degraded", "down", "pending", "maintenance", "pau
 // in slices of about FILL_SLICE_MS each, between which the page stays responsive.
 const FIRST_TILES = 300;
 const FILL_SLICE_MS = 12;
-// A search keystroke shows at most this many tiles again per frame (see applySearch).
+// A search keystroke puts tiles back into the page a slice per frame (see applySearch): in its own frame about
+// a screenful (tiles new to the page are laid out in full in their first frame, wherever they are), then more.
+const REVEAL_FIRST = 40;
 const REVEAL_AT_ONCE = 100;
 // From this many tiles on, groups off screen are not laid out until they are scrolled near.
 const MANY_TILES = 500;
@@ -82,6 +84,15 @@ class DashboardView {
     this.addTile.addEventListener("click", () => this.openTileForm());
     this.addGroup.addEventListener("click", () => this.openGroupForm());
     this.groupsNode.addEventListener("click", (event) => this.onClick(event));
+    // A tile's tooltip (its state, since when, the last check and error) is written when the pointer or the
+    // focus reaches it, so it is current then, and 10,000 tiles do not format 20,000 dates up front.
+    const entitle = (event) => {
+      const tile = event.target.closest?.(".tile");
+      const service = tile && this.services.get(Number(tile.dataset.serviceId));
+      if (service) tile.title = tileTitle(service, displayState(service));
+    };
+    this.groupsNode.addEventListener("pointerover", entitle);
+    this.groupsNode.addEventListener("focusin", entitle);
     sortable(this.groupsNode, {
       item: ".tile", handle: ".tile-handle", list: ".tiles",
       onMove: (item, from, to) => this.saveTileMove(item, from, to),
@@ -144,6 +155,10 @@ class DashboardView {
     } finally {
       this.loading -= 1;
     }
+    // The same groups and tiles as on screen (the stream's catch-up read, the minute's refresh): the tiles are
+    // brought up to date where they are instead of being built again (a second or more at 10,000 tiles).
+    const layout = layoutOf(data);
+    const inPlace = layout === this.layout;
     this.data = data;
     this.services = new Map(data.groups.flatMap((group) => group.services.map((service) => [service.id, service])));
     if (!this.loading) {
@@ -152,7 +167,50 @@ class DashboardView {
       for (const event of pending) this.applyEvent(event, true);
     }
     if (this.interacting()) this.stale = true;
+    else if (inPlace && !this.stale) this.update();
     else this.render();
+  }
+
+  /** Brings every tile built so far, the group counts and the summary up to date with `this.data`. */
+  update() {
+    for (const group of this.data.groups) {
+      for (const service of group.services) {
+        const tile = this.tileNodes.get(service.id);
+        if (tile) this.updateTile(tile, service);
+      }
+      const count = this.groupsNode.querySelector(`.group[data-group-id="${group.id}"] .group-count`);
+      const text = groupCountText(group.services.length, countStates(group.services));
+      if (count && count.textContent !== text) count.textContent = text;
+    }
+    this.renderSummary();
+  }
+
+  /** Writes into a tile what changed of its state, uptime, latency, certificate and sparkline. */
+  updateTile(tile, service) {
+    const state = displayState(service);
+    const className = `tile tile-${state}`;
+    if (tile.className !== className) {
+      tile.className = className;
+      tile.querySelector(".badge").replaceWith(stateBadge(state));
+    }
+    const uptime = uptimeText(service);
+    const uptimeNode = tile.querySelector(".tile-uptime");
+    if (uptimeNode.textContent !== uptime) uptimeNode.textContent = uptime;
+    const latency = latencyText(service);
+    const latencyNode = tile.querySelector(".tile-latency");
+    if (latencyNode.textContent !== latency) latencyNode.textContent = latency;
+    const cert = tile.querySelector(".tile-cert");
+    const nextCert = certificateBadge(service);
+    if (!nextCert) cert?.remove();
+    else if (!cert) tile.querySelector(".sparkline").before(nextCert);
+    else if (cert.textContent !== nextCert.textContent || cert.className !== nextCert.className) cert.replaceWith(nextCert);
+    if (service.check) {
+      const points = service.latency_24h.join();
+      if (this.sparkPoints.get(tile) !== points) {
+        this.sparkPoints.set(tile, points);
+        tile.querySelector(".sparkline").replaceWith(sparkline(service.latency_24h));
+      }
+    }
   }
 
   renderIfStale() {
@@ -175,11 +233,15 @@ class DashboardView {
 
   render() {
     this.stale = false;
+    this.layout = layoutOf(this.data);
     const generation = (this.renderGeneration = (this.renderGeneration ?? 0) + 1);
     const active = document.activeElement?.dataset?.key;
     const { groups } = this.data;
     this.services = new Map(groups.flatMap((group) => group.services.map((service) => [service.id, service])));
-    this.tileIndex = [];
+    // Each group's list and its tiles in order, whether in the page or left out by a search; each tile's search text.
+    this.listTiles = new Map();
+    this.searchTexts = new Map();
+    this.sparkPoints = new Map();
     this.tileNodes = new Map();
     this.groupsNode.classList.toggle("many", this.services.size >= MANY_TILES);
     const later = [];
@@ -191,7 +253,7 @@ class DashboardView {
         const now = budget > 0;
         budget -= group.services.length;
         const section = this.groupElement(group, now);
-        if (!now) later.push([group, section.querySelector(".tiles")]);
+        if (!now) later.push([group.id, section.querySelector(".tiles")]);
         return section;
       }));
     }
@@ -210,8 +272,12 @@ class DashboardView {
       if (generation !== this.renderGeneration) return;
       const started = performance.now();
       while (later.length && performance.now() - started < FILL_SLICE_MS) {
-        const [group, list] = later.shift();
-        list.append(...group.services.map((service) => this.tileElement(service)));
+        // From the newest answer: an update in place may have come since render().
+        const [groupId, list] = later.shift();
+        const group = this.data.groups.find((candidate) => candidate.id === groupId);
+        const tiles = (group?.services ?? []).map((service) => this.tileElement(service));
+        this.listTiles.set(list, tiles);
+        list.append(...tiles);
       }
       if (later.length) {
         setTimeout(slice, 0);
@@ -267,8 +333,9 @@ class DashboardView {
         el("button", { type: "button", class: "button button-small button-danger", "data-action": "delete-group",
           "data-key": `delete-group-${group.id}`, "aria-label": `Delete group ${group.name}` }, "Delete")));
     }
-    const tiles = el("ul", { class: "tiles", id: listId, hidden: collapsed, dataset: { groupId: group.id } },
-      ...(withTiles ? group.services.map((service) => this.tileElement(service)) : []));
+    const items = withTiles ? group.services.map((service) => this.tileElement(service)) : [];
+    const tiles = el("ul", { class: "tiles", id: listId, hidden: collapsed, dataset: { groupId: group.id } }, ...items);
+    this.listTiles?.set(tiles, items);
     const empty = group.services.length ? null
       : el("p", { class: "group-empty" }, this.editing ? "No tiles yet: add one, or drag one here." : "No tiles yet.");
     return el("section", { class: "group", dataset: { groupId: group.id }, "aria-label": group.name }, head,
@@ -278,8 +345,9 @@ class DashboardView {
   tileElement(service) {
     const state = displayState(service);
     const text = searchText(service);
-    const item = el("li", { class: `tile tile-${state}`, dataset: { serviceId: service.id, search: text } });
-    this.tileIndex?.push([item, text]);
+    const item = el("li", { class: `tile tile-${state}`, dataset: { serviceId: service.id } });
+    this.searchTexts?.set(item, text);
+    if (service.check) this.sparkPoints?.set(item, service.latency_24h.join());
     this.tileNodes?.set(service.id, item);
     const link = el("a", {
       class: "tile-link", href: service.url, target: "_blank", rel: "noopener noreferrer", "data-key": `open-${service.id}`,
@@ -294,12 +362,11 @@ class DashboardView {
     item.append(
       el("div", { class: "tile-stats" },
         el("span", { class: "tile-uptime", title: "Uptime over the last 24 hours" },
-          service.check && service.uptime_24h !== null ? formatPercent(service.uptime_24h) : ""),
+          uptimeText(service)),
         el("span", { class: "tile-latency", title: "Latency of the last check" }, latencyText(service)),
         certificateBadge(service),
         service.check ? sparkline(service.latency_24h) : el("span", { class: "sparkline" }),
         details));
-    item.title = tileTitle(service, state);
     if (this.editing) {
       item.append(el("div", { class: "tile-actions" },
         el("button", {
@@ -329,31 +396,43 @@ class DashboardView {
     document.title = down ? `(${down} down) Homewatch` : "Homewatch";
   }
 
+  /**
+   * Shows the tiles matching the search. A tile that does not match is taken out of the page, not hidden: at
+   * 10,000 tiles thousands of hidden tiles were restyled whenever their group came on screen (38 ms in one
+   * frame). Tiles come back in order, a slice per frame, the first at once (putting thousands back in one
+   * frame, clearing a narrow search, took 0.7 s of style and layout); a newer keystroke drops what is left.
+   */
   applySearch() {
     const terms = this.search.value.toLowerCase().split(/\s+/).filter(Boolean);
     let shown = 0;
     const matching = new Map();
-    const reveal = [];
-    // Only tiles whose visibility changes are touched: a keystroke on 10,000 tiles restyles what it must.
-    for (const [tile, text] of this.tileIndex ?? []) {
-      const match = terms.every((term) => text.includes(term));
-      if (match) {
-        shown += 1;
-        matching.set(tile.parentNode, (matching.get(tile.parentNode) ?? 0) + 1);
-        if (tile.hidden) reveal.push(tile);
-      } else if (!tile.hidden) {
-        tile.hidden = true;
-      }
+    const back = [];
+    for (const [list, tiles] of this.listTiles ?? []) {
+      let count = 0;
+      tiles.forEach((tile, index) => {
+        const text = this.searchTexts.get(tile);
+        if (terms.every((term) => text.includes(term))) {
+          count += 1;
+          if (tile.parentNode !== list) back.push([list, tiles, index]);
+        } else if (tile.parentNode === list) {
+          tile.remove();
+        }
+      });
+      matching.set(list, count);
+      shown += count;
     }
-    // Tiles come back in slices, the first at once: revealing thousands in one frame (clearing a narrow search)
-    // took 0.7 s of style and layout at 10,000 tiles. A newer keystroke drops what is left of an older one.
     const generation = (this.searchGeneration = (this.searchGeneration ?? 0) + 1);
-    const revealSome = () => {
+    const putBack = (count) => {
       if (generation !== this.searchGeneration) return;
-      for (const tile of reveal.splice(0, REVEAL_AT_ONCE)) tile.hidden = false;
-      if (reveal.length) requestAnimationFrame(() => setTimeout(revealSome, 0));
+      for (const [list, tiles, index] of back.splice(0, count)) {
+        // After the nearest earlier tile in the page: tiles keep their order.
+        let before = index - 1;
+        while (before >= 0 && tiles[before].parentNode !== list) before -= 1;
+        list.insertBefore(tiles[index], before >= 0 ? tiles[before].nextSibling : list.firstChild);
+      }
+      if (back.length) requestAnimationFrame(() => setTimeout(() => putBack(REVEAL_AT_ONCE), 0));
     };
-    revealSome();
+    putBack(REVEAL_FIRST);
     const many = this.groupsNode.classList.contains("many");
     for (const section of this.groupsNode.querySelectorAll(".group")) {
       const list = section.querySelector(".tiles");
@@ -378,7 +457,7 @@ class DashboardView {
   onSearchKey(event) {
     if (event.key === "Enter") {
       event.preventDefault();
-      const first = [...this.groupsNode.querySelectorAll(".tile")].find((tile) => !tile.hidden);
+      const first = this.groupsNode.querySelector(".tile");
       if (first) window.open(first.querySelector(".tile-link").href, "_blank", "noopener,noreferrer");
     } else if (event.key === "Escape") {
       this.search.value = "";
@@ -459,7 +538,7 @@ class DashboardView {
   async saveTileMove(item, from, to) {
     const serviceId = Number(item.dataset.serviceId);
     const groupId = Number(to.dataset.groupId);
-    const ids = [...to.querySelectorAll(".tile")].map((tile) => Number(tile.dataset.serviceId));
+    const ids = this.orderAfterMove(item, to).map((tile) => Number(tile.dataset.serviceId));
     const name = this.services.get(serviceId)?.name ?? "Tile";
     const position = ids.indexOf(serviceId) + 1;
     await this.act(async () => {
@@ -467,6 +546,26 @@ class DashboardView {
       await api.put(`/groups/${groupId}/services/order`, { ids });
     }, null);
     announce(`${name} moved to position ${position} of ${ids.length}.`);
+  }
+
+  /**
+   * The new order of every tile of list `to` once `item` was moved into it, including those a search left
+   * out of the page: the moved tile goes right after the tile it now follows in the page.
+   */
+  orderAfterMove(item, to) {
+    const before = this.listTiles.get(to) ?? [];
+    // Each left-out tile stays after the tile in the page it followed before (null: at the start).
+    const after = new Map();
+    let anchor = null;
+    for (const tile of before) {
+      if (tile === item) continue;
+      if (tile.parentNode === to) anchor = tile;
+      else if (after.has(anchor)) after.get(anchor).push(tile);
+      else after.set(anchor, [tile]);
+    }
+    const order = [...(after.get(null) ?? [])];
+    for (const tile of to.querySelectorAll(".tile")) order.push(tile, ...(after.get(tile) ?? []));
+    return order;
   }
 
   async saveGroupOrder(item) {
@@ -536,17 +635,23 @@ class DashboardView {
     }
     if (replay) return;
     // A map, not a query: 10,000 tiles send about 170 events a second.
+    // A tile a search left out of the page is kept current too: it shows as it is when it comes back.
     const tile = this.tileNodes?.get(service.id);
-    if (!tile?.isConnected) return;
+    if (!tile) return;
+    // Only what changed is written: most events are a result that leaves the state as it was.
     const state = displayState(service);
-    tile.className = `tile tile-${state}`;
-    tile.title = tileTitle(service, state);
-    tile.querySelector(".badge").replaceWith(stateBadge(state));
-    tile.querySelector(".tile-latency").textContent = latencyText(service);
+    const className = `tile tile-${state}`;
+    if (tile.className !== className) {
+      tile.className = className;
+      tile.querySelector(".badge").replaceWith(stateBadge(state));
+    }
+    const latency = latencyText(service);
+    const latencyNode = tile.querySelector(".tile-latency");
+    if (latencyNode.textContent !== latency) latencyNode.textContent = latency;
     if (event.kind === "state_changed") {
       this.renderSummary();
       const group = this.data.groups.find((candidate) => candidate.id === service.group_id);
-      const count = tile.closest(".group")?.querySelector(".group-count");
+      const count = this.groupsNode.querySelector(`.group[data-group-id="${service.group_id}"] .group-count`);
       if (group && count) count.textContent = groupCountText(group.services.length, countStates(group.services));
       if (event.state === "down") announce(`${service.name} is down.`);
       else if (event.state === "up" && event.previous === "down") announce(`${service.name} is back up.`);
@@ -564,6 +669,21 @@ function latencyText(service) {
   if (!service.check) return "";
   if (service.status.last_latency_ms !== null) return formatLatency(service.status.last_latency_ms);
   return service.status.state === "paused" ? "" : "No checks yet";
+}
+
+function uptimeText(service) {
+  return service.check && service.uptime_24h !== null ? formatPercent(service.uptime_24h) : "";
+}
+
+/**
+ * What render() builds from and an update in place cannot change: the groups in order, their tiles in order,
+ * and what each tile shows besides its status, uptime, latency, certificate and sparkline.
+ */
+function layoutOf(data) {
+  return JSON.stringify(data.groups.map((group) => [group.id, group.name, group.services.map((service) => [
+    service.id, service.name, service.url, service.description, service.icon, service.tags,
+    service.check ? service.check.cert_warn_days ?? 14 : null,
+  ])]));
 }
 
 function countStates(services) {
