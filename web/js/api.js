@@ -40,10 +40,11 @@ export async function request(method, path, body, contentType = "application/jso
   }
   let response;
   try {
-    response = await fetch(API + path, init);
+    response = await (takeEarly(method, path) ?? fetch(API + path, init));
   } catch {
     throw new ApiError(0, UNREACHABLE);
   }
+  if (!response) throw new ApiError(0, UNREACHABLE);
   if (response.status === 204) return null;
   const text = await response.text();
   let parsed = null;
@@ -66,6 +67,13 @@ export async function request(method, path, body, contentType = "application/jso
     throw new ApiError(response.status, message, errors);
   }
   return parsed;
+}
+
+/** A read theme-init.js started before the modules were in (once; the next read of the same path asks anew). */
+function takeEarly(method, path) {
+  const early = method === "GET" ? window.homewatchEarly?.[path] : undefined;
+  if (early) delete window.homewatchEarly[path];
+  return early;
 }
 
 /** POSTs raw bytes (an uploaded file) and returns the parsed JSON answer. */

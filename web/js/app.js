@@ -136,6 +136,9 @@ async function boot() {
   window.addEventListener("homewatch:route", renderAccountMenu);
   renderAccountMenu();
   render();
+  // The dashboard's early read (theme-init.js) is for this first view only: a view shown later, after signing
+  // in say, reads afresh.
+  delete window.homewatchEarly;
   if (canRead()) startLive();
 }
 
