@@ -53,30 +53,18 @@ mod tests {
             .collect();
         read.sort_by_key(|migration| migration.version);
         assert!(!read.is_empty());
-        let ours: Vec<_> = migrator
-            .iter()
-            .map(|m| {
-                (
-                    m.version,
-                    m.description.to_string(),
-                    m.migration_type,
-                    m.checksum.to_vec(),
-                    m.no_tx,
-                )
-            })
-            .collect();
-        let theirs: Vec<_> = read
-            .iter()
-            .map(|m| {
-                (
-                    m.version,
-                    m.description.to_string(),
-                    m.migration_type,
-                    m.checksum.to_vec(),
-                    m.no_tx,
-                )
-            })
-            .collect();
+        let key = |m: &Migration| {
+            let description = m.description.to_string();
+            (
+                m.version,
+                description,
+                m.migration_type,
+                m.checksum.to_vec(),
+                m.no_tx,
+            )
+        };
+        let ours: Vec<_> = migrator.iter().map(key).collect();
+        let theirs: Vec<_> = read.iter().map(key).collect();
         assert_eq!(ours, theirs);
     }
 
