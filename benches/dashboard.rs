@@ -113,12 +113,7 @@ fn line(what: &str, samples: &[f64], baseline: &[f64]) {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(options));
+    support::block_on(run(options));
 }
 
 async fn run(options: Options) {

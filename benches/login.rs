@@ -29,12 +29,7 @@ fn report(label: &str, samples: &[f64]) {
 
 fn main() {
     let logins: usize = arg("logins", 50);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(logins));
+    support::block_on(run(logins));
 }
 
 async fn run(logins: usize) {

@@ -139,12 +139,7 @@ async fn latencies(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(options));
+    support::block_on(run(options));
 }
 
 async fn run(options: Options) {

@@ -18,7 +18,7 @@ mod support;
 
 use std::sync::Arc;
 
-use browser::{Browser, Screen};
+use browser::{Browser, Page, Screen};
 use history::record_day_of_history;
 use homewatch::{
     auth::AccessConfig,
@@ -44,7 +44,7 @@ fn options() -> Options {
     Options {
         tiles: arg("tiles", 100),
         runs: arg("runs", 15),
-        trace: std::env::args().skip_while(|a| a != "--trace").nth(1),
+        trace: Some(arg("trace", String::new())).filter(|file| !file.is_empty()),
     }
 }
 
@@ -186,6 +186,21 @@ new Promise((resolve) => {
 })
 "#;
 
+/// What `work` returns; with a `file`, a Chrome trace of it written there too.
+async fn traced<T>(
+    page: &Page,
+    file: Option<&str>,
+    what: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let Some(file) = file else { return work.await };
+    let (result, events) = page.trace(work).await;
+    let trace = serde_json::json!({ "traceEvents": events });
+    std::fs::write(file, trace.to_string()).expect("write the trace");
+    println!("trace of {what}: {file} ({} events)", events.len());
+    result
+}
+
 fn report(label: &str, loads: &[Load]) {
     let column = |pick: fn(&Load) -> f64| loads.iter().map(pick).collect::<Vec<_>>();
     let (transfer, decoded) = (column(|l| l.transfer_bytes), column(|l| l.decoded_bytes));
@@ -227,12 +242,7 @@ fn report(label: &str, loads: &[Load]) {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(options));
+    support::block_on(run(options));
 }
 
 async fn run(options: Options) {
@@ -271,23 +281,13 @@ async fn run(options: Options) {
         let page = browser.open("about:blank", Screen::DESKTOP).await;
         page.set_session_cookie(&base, &session).await;
         page.set_cache(false).await;
-        match (&options.trace, first_visits.is_empty()) {
-            (Some(file), true) => {
-                let load = async {
-                    page.goto(&base).await;
-                    page.wait_for(&tiles_shown, "every tile").await;
-                };
-                let ((), events) = page.trace(load).await;
-                let file = format!("{file}.load.json");
-                let trace = serde_json::json!({ "traceEvents": events });
-                std::fs::write(&file, trace.to_string()).expect("write the trace");
-                println!("trace of the first visit: {file} ({} events)", events.len());
-            }
-            _ => {
-                page.goto(&base).await;
-                page.wait_for(&tiles_shown, "every tile").await;
-            }
-        }
+        let file = options.trace.as_ref().filter(|_| first_visits.is_empty());
+        let load = async {
+            page.goto(&base).await;
+            page.wait_for(&tiles_shown, "every tile").await;
+        };
+        let load_file = file.map(|file| format!("{file}.load.json"));
+        traced(&page, load_file.as_deref(), "the first visit", load).await;
         first_visits.push(page.eval::<Load>(MEASURE).await);
         // A return visit: the same tab, the cache on, the files revalidated.
         page.set_cache(true).await;
@@ -298,19 +298,9 @@ async fn run(options: Options) {
             "})()",
             &format!("}})({})", serde_json::to_string(&SEARCHED).unwrap()),
         );
-        match (&options.trace, interactions.is_empty()) {
-            (Some(file), true) => {
-                let (interaction, events) = page.trace(page.eval::<Interaction>(&interact)).await;
-                let trace = serde_json::json!({ "traceEvents": events });
-                std::fs::write(file, trace.to_string()).expect("write the trace");
-                println!(
-                    "trace of the first run's search and live updates: {file} ({} events)",
-                    events.len()
-                );
-                interactions.push(interaction);
-            }
-            _ => interactions.push(page.eval::<Interaction>(&interact).await),
-        }
+        let file = options.trace.as_deref().filter(|_| interactions.is_empty());
+        let search = page.eval::<Interaction>(&interact);
+        interactions.push(traced(&page, file, "the first run's search and live updates", search).await);
         page.close().await;
     }
     report("first visit, empty cache", &first_visits);

@@ -154,12 +154,7 @@ fn line(label: &str, timed: &Timed, baseline: &Timed) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(arg("tiles", 1000), arg("runs", 200)));
+    support::block_on(run(arg("tiles", 1000), arg("runs", 200)));
 }
 
 async fn run(tiles: usize, runs: usize) {

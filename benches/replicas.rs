@@ -16,12 +16,7 @@ fn main() {
 
 #[cfg(feature = "postgres")]
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(bench::run());
+    support::block_on(bench::run());
 }
 
 #[cfg(feature = "postgres")]

@@ -118,12 +118,7 @@ fn list(sizes: &[(String, i64)], tiles: usize) -> i64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {

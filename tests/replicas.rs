@@ -110,19 +110,6 @@ mod cluster {
             .unwrap()
     }
 
-    /// A session cookie made on `base`.
-    async fn session(base: &str) -> String {
-        let reply = login(&reqwest::Client::new(), base, "admin-password-1").await;
-        assert_eq!(reply.status(), StatusCode::OK);
-        reply.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-
     /// Events as they arrived.
     type Seen = Arc<Mutex<Vec<(Value, DateTime<Utc>)>>>;
 
@@ -192,7 +179,7 @@ mod cluster {
         }
 
         // Sessions are shared: one made on A works on B.
-        let cookie = session(&a.base).await;
+        let cookie = common::session_cookie(&a.base).await;
         let me = reqwest::Client::new()
             .get(format!("{}/api/v1/auth/me", b.base))
             .header("cookie", &cookie)

@@ -17,6 +17,16 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
 };
 
+/// Runs a benchmark on a two-thread runtime (the two cores the figures are quoted for).
+pub fn block_on<F: std::future::Future>(bench: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(bench)
+}
+
 /// The value after `--name` on the command line, or `default` (cargo's own `--bench` is skipped).
 pub fn arg<T: FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();

@@ -771,6 +771,7 @@ pub async fn session_cookie(base: &str) -> String {
         .send()
         .await
         .unwrap();
+    assert_eq!(login.status(), StatusCode::OK, "admin signs in on {base}");
     login.headers()["set-cookie"]
         .to_str()
         .unwrap()

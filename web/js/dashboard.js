@@ -159,6 +159,7 @@ class DashboardView {
     // brought up to date where they are instead of being built again (a second or more at 10,000 tiles).
     const layout = layoutOf(data);
     const inPlace = layout === this.layout;
+    this.layout = layout;
     this.data = data;
     this.services = new Map(data.groups.flatMap((group) => group.services.map((service) => [service.id, service])));
     if (!this.loading) {
@@ -187,18 +188,10 @@ class DashboardView {
 
   /** Writes into a tile what changed of its state, uptime, latency, certificate and sparkline. */
   updateTile(tile, service) {
-    const state = displayState(service);
-    const className = `tile tile-${state}`;
-    if (tile.className !== className) {
-      tile.className = className;
-      tile.querySelector(".badge").replaceWith(stateBadge(state));
-    }
+    updateStatus(tile, service);
     const uptime = uptimeText(service);
     const uptimeNode = tile.querySelector(".tile-uptime");
     if (uptimeNode.textContent !== uptime) uptimeNode.textContent = uptime;
-    const latency = latencyText(service);
-    const latencyNode = tile.querySelector(".tile-latency");
-    if (latencyNode.textContent !== latency) latencyNode.textContent = latency;
     const cert = tile.querySelector(".tile-cert");
     const nextCert = certificateBadge(service);
     if (!nextCert) cert?.remove();
@@ -233,7 +226,6 @@ class DashboardView {
 
   render() {
     this.stale = false;
-    this.layout = layoutOf(this.data);
     const generation = (this.renderGeneration = (this.renderGeneration ?? 0) + 1);
     const active = document.activeElement?.dataset?.key;
     const { groups } = this.data;
@@ -638,16 +630,7 @@ class DashboardView {
     // A tile a search left out of the page is kept current too: it shows as it is when it comes back.
     const tile = this.tileNodes?.get(service.id);
     if (!tile) return;
-    // Only what changed is written: most events are a result that leaves the state as it was.
-    const state = displayState(service);
-    const className = `tile tile-${state}`;
-    if (tile.className !== className) {
-      tile.className = className;
-      tile.querySelector(".badge").replaceWith(stateBadge(state));
-    }
-    const latency = latencyText(service);
-    const latencyNode = tile.querySelector(".tile-latency");
-    if (latencyNode.textContent !== latency) latencyNode.textContent = latency;
+    updateStatus(tile, service);
     if (event.kind === "state_changed") {
       this.renderSummary();
       const group = this.data.groups.find((candidate) => candidate.id === service.group_id);
@@ -669,6 +652,19 @@ function latencyText(service) {
   if (!service.check) return "";
   if (service.status.last_latency_ms !== null) return formatLatency(service.status.last_latency_ms);
   return service.status.state === "paused" ? "" : "No checks yet";
+}
+
+/** Writes into a tile what changed of its state and last latency: most events leave the state as it was. */
+function updateStatus(tile, service) {
+  const state = displayState(service);
+  const className = `tile tile-${state}`;
+  if (tile.className !== className) {
+    tile.className = className;
+    tile.querySelector(".badge").replaceWith(stateBadge(state));
+  }
+  const latency = latencyText(service);
+  const latencyNode = tile.querySelector(".tile-latency");
+  if (latencyNode.textContent !== latency) latencyNode.textContent = latency;
 }
 
 function uptimeText(service) {
